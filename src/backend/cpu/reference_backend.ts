@@ -1,0 +1,229 @@
+import { ACTIVATIONS, DeviceTensor } from '../backend.js';
+import type { Activation, AttentionOptions, Backend } from '../backend.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { InputError, VipLlavaError } from '../../errors.js';
+import { bfloat16ToFloat32, halfToFloat32 } from '../../tensor/float16.js';
+import * as k from './reference_kernels.js';
+
+type Stored = 'float32' | 'float16' | 'bfloat16';
+
+class RefTensor extends DeviceTensor {
+  constructor(
+    readonly backend: ReferenceBackend,
+    readonly data: Float32Array | Uint16Array,
+    readonly dims: readonly number[],
+    readonly dtype: Stored,
+  ) {
+    super();
+  }
+}
+
+const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
+
+/** The plain-TypeScript engine: fp32 compute, weights kept in their stored dtype unless asked otherwise. */
+export class ReferenceBackend implements Backend {
+  readonly name = 'reference';
+
+  check(needs: { weightDtypes: readonly string[]; activations: readonly Activation[] }): void {
+    for (const d of needs.weightDtypes) {
+      if (d !== 'float32' && d !== 'float16' && d !== 'bfloat16') {
+        throw new VipLlavaError(`backend "${this.name}" cannot hold weights of dtype ${d}`);
+      }
+    }
+    for (const a of needs.activations) {
+      if (!ACTIVATIONS.includes(a)) throw new VipLlavaError(`backend "${this.name}" has no activation "${a}"`);
+    }
+  }
+
+  private t(x: DeviceTensor): RefTensor {
+    if (!(x instanceof RefTensor) || x.backend !== this) {
+      throw new VipLlavaError(`tensor of backend "${x.backend.name}" passed to backend "${this.name}"`);
+    }
+    return x;
+  }
+
+  /** float32 values of x (activations as they are; half weights widened). */
+  private f32(x: DeviceTensor): Float32Array {
+    const r = this.t(x);
+    return r.dtype === 'float32' ? (r.data as Float32Array) : k.widen(r);
+  }
+
+  private make(data: Float32Array, dims: readonly number[]): RefTensor {
+    return new RefTensor(this, data, [...dims], 'float32');
+  }
+
+  upload(t: Tensor, keepDtype: boolean): DeviceTensor {
+    if (t.dtype === 'float32') return this.make(t.data as Float32Array, t.dims);
+    if (t.dtype === 'float16' || t.dtype === 'bfloat16') {
+      const raw = t.data as Uint16Array;
+      if (keepDtype) return new RefTensor(this, raw, [...t.dims], t.dtype);
+      return this.make(t.dtype === 'float16' ? halfToFloat32(raw) : bfloat16ToFloat32(raw), t.dims);
+    }
+    throw new VipLlavaError(`backend "${this.name}" cannot upload a ${t.dtype} tensor as a weight`);
+  }
+
+  fromHost(data: Float32Array, dims: readonly number[]): DeviceTensor {
+    if (data.length !== product(dims)) {
+      throw new InputError(`fromHost: ${data.length} values do not fill dims [${dims.join(', ')}]`);
+    }
+    return this.make(data, dims);
+  }
+
+  zeros(dims: readonly number[]): DeviceTensor {
+    return this.make(new Float32Array(product(dims)), dims);
+  }
+
+  async read(x: DeviceTensor): Promise<Float32Array> {
+    return this.f32(x).slice();
+  }
+
+  release(_x: DeviceTensor): void {
+    // Garbage collected.
+  }
+
+  reshape(x: DeviceTensor, dims: readonly number[]): DeviceTensor {
+    const r = this.t(x);
+    if (product(dims) !== r.size) {
+      throw new VipLlavaError(`reshape of [${r.dims.join(', ')}] to [${dims.join(', ')}] changes the element count`);
+    }
+    return new RefTensor(this, r.data, [...dims], r.dtype);
+  }
+
+  narrow(x: DeviceTensor, dim: number, start: number, length: number): DeviceTensor {
+    const src = this.f32(x);
+    const dims = x.dims;
+    const outer = product(dims.slice(0, dim));
+    const inner = product(dims.slice(dim + 1));
+    const n = dims[dim];
+    if (start < 0 || start + length > n) throw new VipLlavaError(`narrow [${start}, ${start + length}) outside dim of ${n}`);
+    const out = new Float32Array(outer * length * inner);
+    for (let o = 0; o < outer; o++) {
+      out.set(src.subarray((o * n + start) * inner, (o * n + start + length) * inner), o * length * inner);
+    }
+    const outDims = [...dims];
+    outDims[dim] = length;
+    return this.make(out, outDims);
+  }
+
+  concat(xs: readonly DeviceTensor[], dim: number): DeviceTensor {
+    const dims = [...xs[0].dims];
+    const outer = product(dims.slice(0, dim));
+    const inner = product(dims.slice(dim + 1));
+    const total = xs.reduce((s, x) => s + x.dims[dim], 0);
+    const out = new Float32Array(outer * total * inner);
+    let at = 0;
+    for (const x of xs) {
+      const src = this.f32(x);
+      const n = x.dims[dim];
+      for (let o = 0; o < outer; o++) {
+        out.set(src.subarray(o * n * inner, (o + 1) * n * inner), (o * total + at) * inner);
+      }
+      at += n;
+    }
+    dims[dim] = total;
+    return this.make(out, dims);
+  }
+
+  expand(x: DeviceTensor, dims: readonly number[]): DeviceTensor {
+    const src = this.f32(x);
+    const reps = product(dims) / src.length;
+    if (!Number.isInteger(reps)) throw new VipLlavaError(`cannot expand [${x.dims.join(', ')}] to [${dims.join(', ')}]`);
+    const out = new Float32Array(product(dims));
+    for (let r = 0; r < reps; r++) out.set(src, r * src.length);
+    return this.make(out, dims);
+  }
+
+  writeAt(dst: DeviceTensor, src: DeviceTensor, dim: number, offset: number): void {
+    const d = this.t(dst);
+    if (d.dtype !== 'float32') throw new VipLlavaError('writeAt needs a float32 destination');
+    const out = d.data as Float32Array;
+    const s = this.f32(src);
+    const outer = product(d.dims.slice(0, dim));
+    const inner = product(d.dims.slice(dim + 1));
+    const n = src.dims[dim];
+    const total = d.dims[dim];
+    if (offset + n > total) throw new VipLlavaError(`writeAt: ${offset}+${n} exceeds ${total} along dim ${dim}`);
+    for (let o = 0; o < outer; o++) {
+      out.set(s.subarray(o * n * inner, (o + 1) * n * inner), (o * total + offset) * inner);
+    }
+  }
+
+  embedding(table: DeviceTensor, ids: Int32Array): DeviceTensor {
+    const w = this.t(table);
+    const [vocab, h] = w.dims;
+    const out = new Float32Array(ids.length * h);
+    const scratch = new Float32Array(h);
+    ids.forEach((id, i) => {
+      if (id < 0 || id >= vocab) throw new InputError(`token id ${id} is outside the vocabulary (size ${vocab})`);
+      out.set(k.weightRow(w, id, h, scratch), i * h);
+    });
+    return this.make(out, [ids.length, h]);
+  }
+
+  scatterRows(dst: DeviceTensor, rows: Int32Array, src: DeviceTensor): DeviceTensor {
+    const out = this.f32(dst).slice();
+    const s = this.f32(src);
+    const h = dst.dims[dst.dims.length - 1];
+    rows.forEach((r, i) => out.set(s.subarray(i * h, (i + 1) * h), r * h));
+    return this.make(out, dst.dims);
+  }
+
+  linear(x: DeviceTensor, w: DeviceTensor, bias?: DeviceTensor | null): DeviceTensor {
+    const [n, kDim] = w.dims;
+    const inDim = x.dims[x.dims.length - 1];
+    if (inDim !== kDim) {
+      throw new VipLlavaError(`linear: input [${x.dims.join(', ')}] does not match weight [${w.dims.join(', ')}]`);
+    }
+    const m = x.size / kDim;
+    const out = k.linear(this.f32(x), m, kDim, this.t(w), n, bias ? this.f32(bias) : null);
+    return this.make(out, [...x.dims.slice(0, -1), n]);
+  }
+
+  add(a: DeviceTensor, b: DeviceTensor): DeviceTensor {
+    const x = this.f32(a);
+    const y = this.f32(b);
+    if (x.length % y.length !== 0) {
+      throw new VipLlavaError(`add: [${b.dims.join(', ')}] does not broadcast to [${a.dims.join(', ')}]`);
+    }
+    const out = new Float32Array(x.length);
+    for (let i = 0; i < x.length; i++) out[i] = x[i] + y[i % y.length];
+    return this.make(out, a.dims);
+  }
+
+  mul(a: DeviceTensor, b: DeviceTensor): DeviceTensor {
+    const x = this.f32(a);
+    const y = this.f32(b);
+    if (x.length !== y.length) throw new VipLlavaError(`mul: shapes [${a.dims.join(', ')}] and [${b.dims.join(', ')}] differ`);
+    const out = new Float32Array(x.length);
+    for (let i = 0; i < x.length; i++) out[i] = x[i] * y[i];
+    return this.make(out, a.dims);
+  }
+
+  activation(x: DeviceTensor, kind: Activation): DeviceTensor {
+    return this.make(k.activation(this.f32(x), kind), x.dims);
+  }
+
+  layerNorm(x: DeviceTensor, weight: DeviceTensor, bias: DeviceTensor, eps: number): DeviceTensor {
+    const h = x.dims[x.dims.length - 1];
+    return this.make(k.layerNorm(this.f32(x), h, this.f32(weight), this.f32(bias), eps), x.dims);
+  }
+
+  rmsNorm(x: DeviceTensor, weight: DeviceTensor, eps: number): DeviceTensor {
+    const h = x.dims[x.dims.length - 1];
+    return this.make(k.rmsNorm(this.f32(x), h, this.f32(weight), eps), x.dims);
+  }
+
+  rope(x: DeviceTensor, positions: Int32Array, headDim: number, invFreq: Float32Array, scaling: number): DeviceTensor {
+    const width = x.dims[x.dims.length - 1];
+    const rows = x.size / width;
+    if (positions.length !== rows) throw new VipLlavaError(`rope: ${positions.length} positions for ${rows} rows`);
+    return this.make(k.rope(this.f32(x), rows, width, positions, headDim, invFreq, scaling), x.dims);
+  }
+
+  attention(q: DeviceTensor, kT: DeviceTensor, vT: DeviceTensor, o: AttentionOptions): DeviceTensor {
+    const [batch, seq] = q.dims;
+    const kvRows = kT.dims[1];
+    const out = k.attention(this.f32(q), this.f32(kT), this.f32(vT), batch, seq, kvRows, o);
+    return this.make(out, q.dims);
+  }
+}

@@ -1,0 +1,20 @@
+/** Public API. */
+export { Tensor, type DType, type IntInput } from './tensor/tensor.js';
+export { VipLlavaConfig } from './config/vipllava_config.js';
+export type { ClipVisionConfig } from './config/clip_vision_config.js';
+export type { TextConfig, RopeParameters } from './config/text_config.js';
+export type { GenerationConfig } from './config/generation_config.js';
+export {
+  VipLlavaForConditionalGeneration,
+  type FromPretrainedOptions,
+  type ForwardInputs,
+} from './models/vipllava.js';
+export { KVCache } from './models/kv_cache.js';
+export type { GenerateOptions } from './generation/generate.js';
+export type { Backend, DeviceTensor, AttentionOptions, Activation } from './backend/backend.js';
+export { ReferenceBackend } from './backend/cpu/reference_backend.js';
+export { SafetensorsFile } from './weights/safetensors.js';
+export { canonicalKey } from './weights/key_map.js';
+export { Snapshot, type ResolveOptions } from './hub/resolve.js';
+export type { ProgressEvent, DownloadProgress, LoadProgress } from './hub/progress.js';
+export { VipLlavaError, ConfigError, WeightsError, HubError, InputError } from './errors.js';

@@ -1,0 +1,228 @@
+/**
+ * VipLlavaForConditionalGeneration: the CLIP tower's selected hidden states (CLS dropped, concatenated) go
+ * through the projector and replace the embeddings of the image tokens; the text model and lm_head give
+ * logits. Mirrors modeling_vipllava.py in transformers 5.x.
+ */
+import type { Backend, DeviceTensor } from '../backend/backend.js';
+import { ReferenceBackend } from '../backend/cpu/reference_backend.js';
+import { readGenerationConfig, type GenerationConfig } from '../config/generation_config.js';
+import { VipLlavaConfig } from '../config/vipllava_config.js';
+import { readJson } from '../config/fields.js';
+import { InputError, VipLlavaError } from '../errors.js';
+import { Snapshot, type ResolveOptions } from '../hub/resolve.js';
+import * as ops from '../tensor/ops.js';
+import { readIntMatrix, Tensor, type IntInput } from '../tensor/tensor.js';
+import { loadWeights, weightFiles, type WeightDtype } from '../weights/load.js';
+import { generate, type GenerateOptions } from '../generation/generate.js';
+import { ClipVisionModel } from './clip_vision.js';
+import { KVCache } from './kv_cache.js';
+import { LlamaModel } from './llama.js';
+import { causalLmLoss } from './loss.js';
+import { Linear, Module, namedParameters } from './modules.js';
+import { VipLlavaMultiModalProjector } from './projector.js';
+
+export interface FromPretrainedOptions extends ResolveOptions {
+  /** Weight storage: "auto" keeps the checkpoint's dtype (compute is float32 either way). */
+  dtype?: WeightDtype;
+  /** Where to run. Only "cpu" (the reference TypeScript engine) exists so far. */
+  device?: 'cpu';
+  /** An engine instance to use instead of `device`. */
+  backend?: Backend;
+}
+
+export interface ForwardInputs {
+  inputIds: IntInput;
+  /** [batch, past + seq]; 0 marks padding. Defaults to all ones. */
+  attentionMask?: IntInput;
+  /** float32 [numImages, channels, size, size], images in the order their tokens appear. */
+  pixelValues?: Tensor;
+  /** Token ids to score; -100 is ignored. Gives `loss` (mean cross-entropy of the shifted labels). */
+  labels?: IntInput;
+  /** Keep only the last k positions' logits (0 keeps all). */
+  logitsToKeep?: number;
+  /** [batch, seq]; defaults to past + 0..seq-1 for every row, as transformers' forward does. */
+  positionIds?: IntInput;
+  /** Keys and values of earlier calls; this call appends to it. */
+  cache?: KVCache;
+}
+
+/** One step of a generation loop, on host arrays already checked. */
+export interface StepInputs {
+  ids: Int32Array;
+  batch: number;
+  seq: number;
+  positions: Int32Array;
+  keyMask?: Uint8Array;
+  cache: KVCache | null;
+  imageFeatures?: DeviceTensor | null;
+  logitsToKeep: number;
+}
+
+class VipLlavaModel extends Module {
+  vision_tower: ClipVisionModel;
+  multi_modal_projector: VipLlavaMultiModalProjector;
+  language_model: LlamaModel;
+
+  constructor(config: VipLlavaConfig) {
+    super();
+    this.vision_tower = new ClipVisionModel(config.vision_config);
+    this.multi_modal_projector = new VipLlavaMultiModalProjector(config);
+    this.language_model = new LlamaModel(config.text_config);
+  }
+}
+
+export class VipLlavaForConditionalGeneration extends Module {
+  model: VipLlavaModel;
+  lm_head: Linear;
+
+  private constructor(
+    readonly config: VipLlavaConfig,
+    readonly generationConfig: GenerationConfig,
+    readonly backend: Backend,
+  ) {
+    super();
+    this.model = new VipLlavaModel(config);
+    this.lm_head = new Linear(config.text_config.hidden_size, config.text_config.vocab_size, false);
+  }
+
+  /** Loads a checkpoint from a folder, the Hugging Face cache, or the hub (downloading into the cache). */
+  static async fromPretrained(pathOrId: string, options: FromPretrainedOptions = {}): Promise<VipLlavaForConditionalGeneration> {
+    const snapshot = Snapshot.open(pathOrId, options);
+    const configFile = await snapshot.file('config.json');
+    const config = VipLlavaConfig.fromDict(await readJson(configFile), configFile);
+    const generationConfig = await readGenerationConfig(await snapshot.optionalFile('generation_config.json'));
+    const backend = options.backend ?? selectBackend(options.device);
+    const model = new VipLlavaForConditionalGeneration(config, generationConfig, backend);
+    const dtype = options.dtype ?? 'auto';
+    backend.check({
+      weightDtypes: [dtype === 'auto' ? config.dtype ?? 'float32' : dtype],
+      activations: [config.vision_config.hidden_act, config.text_config.hidden_act, config.projector_hidden_act],
+    });
+    const files = await weightFiles(snapshot);
+    await loadWeights(files, namedParameters(model), backend, { dtype, onProgress: options.onProgress });
+    return model;
+  }
+
+  /** An empty cache for `batchSize` rows of up to `maxLength` positions. */
+  createCache(batchSize: number, maxLength: number): KVCache {
+    const t = this.config.text_config;
+    return new KVCache(this.backend, t.num_hidden_layers, batchSize, maxLength, t.num_key_value_heads * t.head_dim);
+  }
+
+  private checkPixels(pixelValues: Tensor): { data: Float32Array; count: number } {
+    const v = this.config.vision_config;
+    if (!(pixelValues instanceof Tensor)) throw new InputError('pixelValues must be a Tensor');
+    if (pixelValues.dims.length !== 4) {
+      throw new InputError(`pixelValues must have shape [numImages, channels, height, width], got [${pixelValues.dims.join(', ')}]`);
+    }
+    const [n, c, h, w] = pixelValues.dims;
+    if (h !== v.image_size || w !== v.image_size) {
+      throw new InputError(`Input image size (${h}*${w}) doesn't match model (${v.image_size}*${v.image_size}).`);
+    }
+    if (c !== v.num_channels) throw new InputError(`pixelValues have ${c} channels but the vision tower expects ${v.num_channels}`);
+    if (pixelValues.dtype === 'int32' || pixelValues.dtype === 'int64') throw new InputError('pixelValues must be floating point');
+    return { data: pixelValues.toFloat32(), count: n };
+  }
+
+  /** The vision tower's hidden states [0..upTo] (default: all), each [numImages, 1 + patches, visionHidden]. */
+  async getVisionHiddenStates(pixelValues: Tensor, upTo?: number): Promise<Tensor[]> {
+    const { data, count } = this.checkPixels(pixelValues);
+    const states = this.model.vision_tower.forward(data, count, upTo);
+    return Promise.all(states.map(async (s) => new Tensor('float32', await ops.read(s), s.dims)));
+  }
+
+  /** Projected image features, enqueued (not read back). */
+  imageFeatures(pixelValues: Tensor): DeviceTensor {
+    const { data, count } = this.checkPixels(pixelValues);
+    const states = this.model.vision_tower.forward(data, count, this.config.visionLayersNeeded);
+    const patches = this.config.imageTokensPerImage;
+    // Each selected state [N, 1 + P, C] loses its CLS row; the list is concatenated on the feature axis.
+    const selected = this.config.featureLayerIndices.map((i) => ops.narrow(states[i], 1, 1, patches));
+    const features = selected.length === 1 ? selected[0] : ops.concat(selected, 2); // [N, P, layers·C]
+    return this.model.multi_modal_projector.forward(features); // [N, P, textHidden]
+  }
+
+  /** Image features [numImages, patches, textHidden], as transformers' get_image_features(...).pooler_output. */
+  async getImageFeatures(pixelValues: Tensor): Promise<Tensor> {
+    const f = this.imageFeatures(pixelValues);
+    return new Tensor('float32', await ops.read(f), f.dims);
+  }
+
+  /** Embeds ids, writes image features over the image tokens, runs the text model and lm_head. */
+  step(s: StepInputs): DeviceTensor {
+    const hidden = this.config.text_config.hidden_size;
+    let embeds = this.model.language_model.embed_tokens.forward(s.ids); // [B·S, hidden]
+    if (s.imageFeatures) {
+      const rows: number[] = [];
+      s.ids.forEach((id, i) => id === this.config.image_token_index && rows.push(i));
+      const [n, p] = s.imageFeatures.dims;
+      if (rows.length * hidden !== s.imageFeatures.size) {
+        throw new InputError(`Image features and image tokens do not match, tokens: ${rows.length}, features: ${n * p}`);
+      }
+      embeds = ops.scatterRows(embeds, Int32Array.from(rows), ops.reshape(s.imageFeatures, [n * p, hidden]));
+    }
+    let h = this.model.language_model.forward(ops.reshape(embeds, [s.batch, s.seq, hidden]), {
+      positions: s.positions,
+      cache: s.cache,
+      pastLength: s.cache?.length ?? 0,
+      keyMask: s.keyMask,
+    });
+    if (s.logitsToKeep > 0 && s.logitsToKeep < s.seq) h = ops.narrow(h, 1, s.seq - s.logitsToKeep, s.logitsToKeep);
+    return this.lm_head.forward(h); // [B, kept, vocab]
+  }
+
+  /** Logits [batch, seq (or logitsToKeep), vocab] and, with labels, the loss. */
+  async forward(inputs: ForwardInputs): Promise<{ logits: Tensor; loss?: number }> {
+    const ids = readIntMatrix(inputs.inputIds, 'inputIds');
+    const { rows: batch, cols: seq } = ids;
+    if (seq === 0) throw new InputError('inputIds is empty');
+    const cache = inputs.cache ?? null;
+    cache?.reserve(seq, batch);
+    const past = cache?.length ?? 0;
+    const keyMask = inputs.attentionMask === undefined ? undefined : readMask(inputs.attentionMask, batch, past + seq);
+    let positions: Int32Array;
+    if (inputs.positionIds !== undefined) {
+      const p = readIntMatrix(inputs.positionIds, 'positionIds');
+      if (p.rows !== batch || p.cols !== seq) throw new InputError(`positionIds must be [${batch}, ${seq}], got [${p.rows}, ${p.cols}]`);
+      positions = p.data;
+    } else {
+      positions = new Int32Array(batch * seq).map((_, i) => past + (i % seq));
+    }
+    const logitsToKeep = inputs.logitsToKeep ?? 0;
+    if (!Number.isInteger(logitsToKeep) || logitsToKeep < 0) throw new InputError(`logitsToKeep must be an integer >= 0, got ${logitsToKeep}`);
+    if (inputs.labels !== undefined && logitsToKeep !== 0) throw new InputError('labels need the logits of every position; leave logitsToKeep at 0');
+    const imageFeatures = inputs.pixelValues ? this.imageFeatures(inputs.pixelValues) : null;
+    const out = this.step({ ids: ids.data, batch, seq, positions, keyMask, cache, imageFeatures, logitsToKeep });
+    const logits = new Tensor('float32', await ops.read(out), out.dims);
+    if (inputs.labels === undefined) return { logits };
+    const labels = readIntMatrix(inputs.labels, 'labels');
+    if (labels.rows !== batch || labels.cols !== seq) throw new InputError(`labels must be [${batch}, ${seq}] like inputIds, got [${labels.rows}, ${labels.cols}]`);
+    return { logits, loss: causalLmLoss(logits.data as Float32Array, labels.data, batch, seq, this.config.text_config.vocab_size) };
+  }
+
+  /** Greedy decoding; returns the prompt followed by the new tokens, [batch, seq + new] (int64). */
+  generate(options: GenerateOptions): Promise<Tensor<'int64'>> {
+    return generate(this, options);
+  }
+}
+
+/** [batch, length] 0/1 mask as bytes; undefined when every entry is 1 (nothing to mask). */
+export function readMask(input: IntInput, batch: number, length: number): Uint8Array | undefined {
+  const m = readIntMatrix(input, 'attentionMask');
+  if (m.rows !== batch || m.cols !== length) {
+    throw new InputError(`attentionMask must be [${batch}, ${length}] (past + current tokens), got [${m.rows}, ${m.cols}]`);
+  }
+  let allOnes = true;
+  const out = new Uint8Array(m.data.length);
+  m.data.forEach((v, i) => {
+    if (v !== 0 && v !== 1) throw new InputError(`attentionMask holds ${v}; only 0 and 1 are allowed`);
+    out[i] = v;
+    if (v === 0) allOnes = false;
+  });
+  return allOnes ? undefined : out;
+}
+
+function selectBackend(device: string | undefined): Backend {
+  if (device === undefined || device === 'cpu') return new ReferenceBackend();
+  throw new VipLlavaError(`device "${device}" is not available (supported: "cpu")`);
+}

@@ -1,0 +1,25 @@
+/**
+ * The op functions model code calls. Each dispatches to the backend that owns its first tensor, so models
+ * never name a backend.
+ */
+import type { Activation, AttentionOptions, DeviceTensor } from '../backend/backend.js';
+
+export type { DeviceTensor } from '../backend/backend.js';
+
+export const linear = (x: DeviceTensor, w: DeviceTensor, bias?: DeviceTensor | null) => x.backend.linear(x, w, bias);
+export const add = (a: DeviceTensor, b: DeviceTensor) => a.backend.add(a, b);
+export const mul = (a: DeviceTensor, b: DeviceTensor) => a.backend.mul(a, b);
+export const act = (x: DeviceTensor, kind: Activation) => x.backend.activation(x, kind);
+export const layerNorm = (x: DeviceTensor, w: DeviceTensor, b: DeviceTensor, eps: number) => x.backend.layerNorm(x, w, b, eps);
+export const rmsNorm = (x: DeviceTensor, w: DeviceTensor, eps: number) => x.backend.rmsNorm(x, w, eps);
+export const reshape = (x: DeviceTensor, dims: readonly number[]) => x.backend.reshape(x, dims);
+export const narrow = (x: DeviceTensor, dim: number, start: number, length: number) => x.backend.narrow(x, dim, start, length);
+export const concat = (xs: readonly DeviceTensor[], dim: number) => xs[0].backend.concat(xs, dim);
+export const expand = (x: DeviceTensor, dims: readonly number[]) => x.backend.expand(x, dims);
+export const writeAt = (dst: DeviceTensor, src: DeviceTensor, dim: number, offset: number) => dst.backend.writeAt(dst, src, dim, offset);
+export const embedding = (table: DeviceTensor, ids: Int32Array) => table.backend.embedding(table, ids);
+export const scatterRows = (dst: DeviceTensor, rows: Int32Array, src: DeviceTensor) => dst.backend.scatterRows(dst, rows, src);
+export const rope = (x: DeviceTensor, positions: Int32Array, headDim: number, invFreq: Float32Array, scaling: number) =>
+  x.backend.rope(x, positions, headDim, invFreq, scaling);
+export const attention = (q: DeviceTensor, k: DeviceTensor, v: DeviceTensor, o: AttentionOptions) => q.backend.attention(q, k, v, o);
+export const read = (x: DeviceTensor) => x.backend.read(x);

@@ -1,0 +1,31 @@
+/**
+ * The one table that renames checkpoint keys. Four layouts exist in the wild (reference §2.2):
+ *
+ *   hub legacy (llava-hf/vip-llava-*-hf)  language_model.model.*   language_model.lm_head.*  vision_tower.vision_model.*  multi_modal_projector.*
+ *   transformers 4.5x in memory           model.language_model.*   lm_head.*                 model.vision_tower.vision_model.*  model.multi_modal_projector.*
+ *   transformers 5.x in memory            model.language_model.*   lm_head.*                 model.vision_tower.*  model.multi_modal_projector.*
+ *   transformers 5.x save_pretrained      language_model.model.*   language_model.lm_head.*  vision_tower.*  multi_modal_projector.*
+ *
+ * All are renamed to the 5.x in-memory names, which are also this library's module paths. The first rule
+ * that matches wins; canonical names match no rule, so renaming is idempotent.
+ */
+const RULES: ReadonlyArray<readonly [RegExp, string]> = [
+  [/^language_model\.lm_head\./, 'lm_head.'],
+  [/^language_model\.model\./, 'model.language_model.'],
+  [/^language_model\./, 'model.language_model.'],
+  [/^(model\.)?vision_tower\.vision_model\./, 'model.vision_tower.'],
+  [/^vision_tower\./, 'model.vision_tower.'],
+  [/^multi_modal_projector\./, 'model.multi_modal_projector.'],
+];
+
+/** Buffers some old checkpoints carry that are never parameters. */
+const DROPPED = /(^|\.)(position_ids|inv_freq)$/;
+
+/** The canonical name of a checkpoint key, or null for a key that is never a parameter. */
+export function canonicalKey(key: string): string | null {
+  if (DROPPED.test(key)) return null;
+  for (const [pattern, replacement] of RULES) {
+    if (pattern.test(key)) return key.replace(pattern, replacement);
+  }
+  return key;
+}

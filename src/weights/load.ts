@@ -1,0 +1,95 @@
+/**
+ * Loads a checkpoint's tensors into a module tree, shard by shard and tensor by tensor: each tensor is read
+ * into its own buffer and handed to the backend, so the weights are never held twice.
+ */
+import { statSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import type { Backend } from '../backend/backend.js';
+import { WeightsError } from '../errors.js';
+import type { Snapshot } from '../hub/resolve.js';
+import type { OnProgress } from '../hub/progress.js';
+import { Tensor } from '../tensor/tensor.js';
+import { float32ToBfloat16, float32ToHalf } from '../tensor/float16.js';
+import type { Parameter } from '../models/modules.js';
+import { canonicalKey } from './key_map.js';
+import { SafetensorsFile } from './safetensors.js';
+import { readJson } from '../config/fields.js';
+
+export type WeightDtype = 'auto' | 'float32' | 'float16' | 'bfloat16';
+
+/** The weight files of a checkpoint: the shards its index names, or model.safetensors. */
+export async function weightFiles(snapshot: Snapshot): Promise<string[]> {
+  const index = await snapshot.optionalFile('model.safetensors.index.json');
+  if (index) {
+    const json = await readJson(index);
+    const map = json.weight_map;
+    if (typeof map !== 'object' || map === null || Array.isArray(map)) {
+      throw new WeightsError(`${index}: has no "weight_map" object`);
+    }
+    const shards = [...new Set(Object.values(map as Record<string, unknown>))];
+    if (!shards.every((s): s is string => typeof s === 'string' && !s.includes('..'))) {
+      throw new WeightsError(`${index}: weight_map holds an invalid shard name`);
+    }
+    const paths: string[] = [];
+    for (const shard of shards) paths.push(await snapshot.file(shard));
+    return paths;
+  }
+  const single = await snapshot.optionalFile('model.safetensors');
+  if (single) return [single];
+  const bin = await snapshot.optionalFile('pytorch_model.bin.index.json') ?? await snapshot.optionalFile('pytorch_model.bin');
+  if (bin) throw new WeightsError(`${snapshot.description} has only PyTorch .bin weights; convert them to safetensors`);
+  throw new WeightsError(`${snapshot.description} has no model.safetensors or model.safetensors.index.json`);
+}
+
+function convert(t: Tensor, to: WeightDtype): Tensor {
+  if (to === 'auto' || to === t.dtype || to === 'float32') return t;
+  const values = t.toFloat32();
+  const round = to === 'float16' ? float32ToHalf : float32ToBfloat16;
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = round(values[i]);
+  return new Tensor(to, out, t.dims);
+}
+
+/**
+ * Fills every parameter from the files. Tensors that map to no parameter (CLIP's post_layernorm, buffers)
+ * are skipped; a shape that differs from the config's, a duplicate or a missing tensor is an error naming it.
+ */
+export async function loadWeights(
+  files: readonly string[],
+  params: Map<string, Parameter>,
+  backend: Backend,
+  { dtype = 'auto', onProgress }: { dtype?: WeightDtype; onProgress?: OnProgress } = {},
+): Promise<void> {
+  const total = files.reduce((s, f) => s + statSync(f).size, 0);
+  let loaded = 0;
+  const source = new Map<string, string>();
+  for (const path of files) {
+    const file = await SafetensorsFile.open(path);
+    try {
+      for (const entry of file.entries.values()) {
+        const key = canonicalKey(entry.name);
+        const param = key === null ? undefined : params.get(key);
+        if (!param || key === null) continue;
+        if (source.has(key)) {
+          throw new WeightsError(`${basename(path)}: tensor "${entry.name}" duplicates "${source.get(key)}" (both are ${key})`);
+        }
+        const want = param.shape.join(', ');
+        if (entry.shape.join(', ') !== want) {
+          throw new WeightsError(`${basename(path)}: tensor "${entry.name}" has shape [${entry.shape.join(', ')}] but the config implies [${want}]`);
+        }
+        const tensor = convert(await file.read(entry.name), dtype);
+        param.value = backend.upload(tensor, dtype !== 'float32');
+        source.set(key, entry.name);
+        loaded += entry.end - entry.begin;
+        onProgress?.({ stage: 'load', file: basename(path), loaded, total });
+      }
+    } finally {
+      await file.close();
+    }
+  }
+  const missing = [...params.entries()].filter(([, p]) => !p.isLoaded).map(([k]) => k);
+  if (missing.length > 0) {
+    const more = missing.length > 1 ? ` (and ${missing.length - 1} more)` : '';
+    throw new WeightsError(`missing tensor "${missing[0]}"${more} in the checkpoint at ${dirname(files[0])}`);
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * A safetensors reader: an 8-byte little-endian header length, a JSON header
+ * {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}, then the tensor bytes, with
+ * offsets relative to the end of the header. Every problem is reported with the file and tensor at fault.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { WeightsError } from '../errors.js';
+import { Tensor } from '../tensor/tensor.js';
+
+/** Element sizes of every dtype the format defines. Only F32, F16 and BF16 can be read as weights. */
+const DTYPE_BYTES: Record<string, number> = {
+  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1,
+  F8_E4M3: 1, F8_E5M2: 1, F8_E8M0: 1, F4: 1, F6_E2M3: 1, F6_E3M2: 1, E8M0: 1,
+};
+const READABLE = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' } as const;
+/** A header beyond this is not a model checkpoint (the format's own reader uses 100 MB). */
+const MAX_HEADER_BYTES = 100_000_000;
+
+export interface SafetensorsEntry {
+  name: string;
+  dtype: string;
+  shape: number[];
+  /** Absolute byte range in the file. */
+  begin: number;
+  end: number;
+}
+
+export class SafetensorsFile {
+  private constructor(
+    readonly path: string,
+    private readonly fh: FileHandle,
+    readonly entries: Map<string, SafetensorsEntry>,
+    readonly metadata: Record<string, string>,
+  ) {}
+
+  static async open(path: string): Promise<SafetensorsFile> {
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'r');
+    } catch (e) {
+      throw new WeightsError(`cannot open ${path}: ${(e as Error).message}`);
+    }
+    try {
+      const { entries, metadata } = await readHeader(fh, path);
+      return new SafetensorsFile(path, fh, entries, metadata);
+    } catch (e) {
+      await fh.close();
+      throw e;
+    }
+  }
+
+  /** Reads one tensor into memory of its own (float32/float16/bfloat16). */
+  async read(name: string): Promise<Tensor> {
+    const e = this.entries.get(name);
+    if (!e) throw new WeightsError(`${this.path}: no tensor "${name}"`);
+    const dtype = READABLE[e.dtype as keyof typeof READABLE];
+    if (!dtype) throw new WeightsError(`${this.path}: tensor "${name}" has dtype ${e.dtype}; weights must be F32, F16 or BF16`);
+    const bytes = e.end - e.begin;
+    const buf = new ArrayBuffer(bytes);
+    let done = 0;
+    while (done < bytes) {
+      const { bytesRead } = await this.fh.read(new Uint8Array(buf, done), 0, bytes - done, e.begin + done);
+      if (bytesRead === 0) throw new WeightsError(`${this.path}: tensor "${name}" is cut short (file truncated?)`);
+      done += bytesRead;
+    }
+    const data = dtype === 'float32' ? new Float32Array(buf) : new Uint16Array(buf);
+    return new Tensor(dtype, data, e.shape);
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close();
+  }
+}
+
+async function readHeader(fh: FileHandle, path: string) {
+  const file = basename(path);
+  const { size } = await fh.stat();
+  if (size < 8) throw new WeightsError(`${path}: file is ${size} bytes, too short for a safetensors header`);
+  const lenBuf = Buffer.alloc(8);
+  await fh.read(lenBuf, 0, 8, 0);
+  const headerLen = lenBuf.readBigUInt64LE(0);
+  if (headerLen > BigInt(MAX_HEADER_BYTES)) {
+    throw new WeightsError(`${path}: header length ${headerLen} is absurd (not a safetensors file?)`);
+  }
+  const n = Number(headerLen);
+  if (8 + n > size) throw new WeightsError(`${path}: header length ${n} runs past the end of the ${size}-byte file (truncated?)`);
+  const headerBuf = Buffer.alloc(n);
+  await fh.read(headerBuf, 0, n, 8);
+  let header: unknown;
+  try {
+    header = JSON.parse(headerBuf.toString('utf8'));
+  } catch (e) {
+    throw new WeightsError(`${path}: header is not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) {
+    throw new WeightsError(`${path}: header is not a JSON object`);
+  }
+  const dataStart = 8 + n;
+  const dataSize = size - dataStart;
+  const entries = new Map<string, SafetensorsEntry>();
+  let metadata: Record<string, string> = {};
+  for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      metadata = (raw ?? {}) as Record<string, string>;
+      continue;
+    }
+    const bad = (what: string): never => {
+      throw new WeightsError(`${file}: tensor "${name}" ${what}`);
+    };
+    const info = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (typeof info !== 'object' || info === null) bad('has no description in the header');
+    const itemSize = DTYPE_BYTES[info.dtype as string];
+    if (typeof info.dtype !== 'string' || itemSize === undefined) bad(`has unknown dtype ${JSON.stringify(info.dtype)}`);
+    const shape = info.shape;
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) bad(`has invalid shape ${JSON.stringify(shape)}`);
+    const offs = info.data_offsets;
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isInteger(o) && o >= 0) || offs[0] > offs[1]) {
+      bad(`has invalid data_offsets ${JSON.stringify(offs)}`);
+    }
+    const [b, e] = offs as [number, number];
+    if (e > dataSize) bad(`ends at byte ${e} but the data section is only ${dataSize} bytes (truncated file?)`);
+    const count = (shape as number[]).reduce((a, d) => a * d, 1);
+    if ((e - b) !== count * itemSize) bad(`has ${e - b} bytes but shape [${(shape as number[]).join(', ')}] of ${info.dtype} needs ${count * itemSize}`);
+    entries.set(name, { name, dtype: info.dtype as string, shape: shape as number[], begin: dataStart + b, end: dataStart + e });
+  }
+  const sorted = [...entries.values()].sort((x, y) => x.begin - y.begin);
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i].begin < sorted[i - 1].end) {
+      throw new WeightsError(`${file}: tensors "${sorted[i - 1].name}" and "${sorted[i].name}" overlap`);
+    }
+  }
+  return { entries, metadata };
+}
