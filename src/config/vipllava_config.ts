@@ -51,9 +51,6 @@ export class VipLlavaConfig {
       }
     }
     this.vision_feature_layers = layers as number | number[];
-    if (this.image_token_index >= this.text_config.vocab_size) {
-      f.fail('image_token_index', `(${this.image_token_index}) is outside text_config.vocab_size (${this.text_config.vocab_size})`);
-    }
   }
 
   /** Parses a config.json object. `source` names the file in error messages. */

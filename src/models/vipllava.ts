@@ -5,7 +5,7 @@
  */
 import type { Backend, DeviceTensor } from '../backend/backend.js';
 import { ReferenceBackend } from '../backend/cpu/reference_backend.js';
-import { readGenerationConfig, type GenerationConfig } from '../config/generation_config.js';
+import { EMPTY_GENERATION_CONFIG, readGenerationConfig, type GenerationConfig } from '../config/generation_config.js';
 import { VipLlavaConfig } from '../config/vipllava_config.js';
 import { readJson } from '../config/fields.js';
 import { InputError, VipLlavaError } from '../errors.js';
@@ -101,6 +101,12 @@ export class VipLlavaForConditionalGeneration extends Module {
     const files = await weightFiles(snapshot);
     await loadWeights(files, namedParameters(model), backend, { dtype, onProgress: options.onProgress });
     return model;
+  }
+
+  /** Every parameter the config implies, by canonical checkpoint name, with its shape. */
+  static parameterShapes(config: VipLlavaConfig): Map<string, readonly number[]> {
+    const empty = new VipLlavaForConditionalGeneration(config, { ...EMPTY_GENERATION_CONFIG }, new ReferenceBackend());
+    return new Map([...namedParameters(empty)].map(([name, p]) => [name, p.shape]));
   }
 
   /** An empty cache for `batchSize` rows of up to `maxLength` positions. */

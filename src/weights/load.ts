@@ -60,8 +60,9 @@ export async function loadWeights(
   backend: Backend,
   { dtype = 'auto', onProgress }: { dtype?: WeightDtype; onProgress?: OnProgress } = {},
 ): Promise<void> {
-  const total = files.reduce((s, f) => s + statSync(f).size, 0);
-  let loaded = 0;
+  const sizes = files.map((f) => statSync(f).size);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  let filesDone = 0; // bytes of the shards already read
   const source = new Map<string, string>();
   for (const path of files) {
     const file = await SafetensorsFile.open(path);
@@ -80,12 +81,13 @@ export async function loadWeights(
         const tensor = convert(await file.read(entry.name), dtype);
         param.value = backend.upload(tensor, dtype !== 'float32');
         source.set(key, entry.name);
-        loaded += entry.end - entry.begin;
-        onProgress?.({ stage: 'load', file: basename(path), loaded, total });
+        onProgress?.({ stage: 'load', file: basename(path), loaded: filesDone + entry.end, total });
       }
     } finally {
       await file.close();
     }
+    filesDone += sizes[files.indexOf(path)];
+    onProgress?.({ stage: 'load', file: basename(path), loaded: filesDone, total });
   }
   const missing = [...params.entries()].filter(([, p]) => !p.isLoaded).map(([k]) => k);
   if (missing.length > 0) {

@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { canonicalKey } from '../../src/weights/key_map.js';
+import { readJsonFixture } from '../helpers/fixtures.js';
+
+/** Key names transformers 5.18 itself produced for the tiny Llama checkpoint (tools/make_fixtures.py). */
+const layouts = readJsonFixture<{ hub_legacy: string[]; in_memory_5x: string[]; saved_5x: string[] }>('goldens', 'key_layouts.json');
+const canonical = new Set(layouts.in_memory_5x);
+
+/** The 4.52–4.57 in-memory layout: 5.x names with CLIP's vision_model level still present. */
+const inMemory4x = layouts.in_memory_5x.map((k) => k.replace(/^model\.vision_tower\./, 'model.vision_tower.vision_model.'));
+
+const layoutCases: Array<[string, string[]]> = [
+  ['hub legacy (llava-hf/vip-llava-*-hf)', layouts.hub_legacy],
+  ['transformers 4.5x in memory', inMemory4x],
+  ['transformers 5.x in memory', layouts.in_memory_5x],
+  ['transformers 5.x save_pretrained', layouts.saved_5x],
+];
+
+for (const [name, keys] of layoutCases) {
+  test(`every key of the ${name} layout maps onto the canonical names`, () => {
+    const mapped = keys.map(canonicalKey);
+    assert.deepEqual(new Set(mapped), canonical);
+    assert.equal(mapped.length, canonical.size, 'no two keys collide');
+  });
+}
+
+test('renaming is idempotent', () => {
+  for (const keys of layoutCases.map(([, k]) => k)) {
+    for (const k of keys) {
+      const once = canonicalKey(k)!;
+      assert.equal(canonicalKey(once), once);
+    }
+  }
+});
+
+test('buffers are dropped and unknown keys pass through', () => {
+  assert.equal(canonicalKey('vision_tower.vision_model.embeddings.position_ids'), null);
+  assert.equal(canonicalKey('language_model.model.layers.0.self_attn.rotary_emb.inv_freq'), null);
+  assert.equal(canonicalKey('vision_tower.vision_model.post_layernorm.weight'), 'model.vision_tower.post_layernorm.weight');
+  assert.equal(canonicalKey('something_else.weight'), 'something_else.weight');
+});
