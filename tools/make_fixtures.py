@@ -360,6 +360,42 @@ def rope_goldens() -> None:
         json.dump(out, f)
 
 
+def rope_model_goldens() -> None:
+    """The tiny Llama weights under scaled RoPE configs: last-position logits and greedy tokens. With
+    max_position_embeddings 16, "dynamic" recomputes its frequencies at prefill and again at every decode step."""
+    folder = os.path.join(FIX, "tiny-llama")
+    base = json.load(open(os.path.join(folder, "config.json")))
+    variants = {
+        "linear": {"rope_scaling": {"type": "linear", "factor": 2.0}},
+        "dynamic": {"rope_scaling": {"type": "dynamic", "factor": 2.0}, "max_position_embeddings": 16},
+        "llama3": {
+            "rope_parameters": {
+                "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                "original_max_position_embeddings": 64, "rope_theta": 10000.0,
+            }
+        },
+    }
+    g = torch.Generator().manual_seed(99)
+    prompt = [1] + torch.randint(3, 31999, (20,), generator=g).tolist()
+    out, tensors = {"input_ids": prompt, "variants": {}}, {}
+    for name, overrides in variants.items():
+        cfg_json = json.loads(json.dumps(base))
+        cfg_json["text_config"].update(overrides)
+        config = VipLlavaConfig(**cfg_json)
+        model = VipLlavaForConditionalGeneration.from_pretrained(folder, config=config, dtype=torch.float32).eval()
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([prompt])).logits[0, -1]
+            model2 = VipLlavaForConditionalGeneration.from_pretrained(folder, config=config, dtype=torch.float32).eval()
+            gen = model2.generate(
+                input_ids=torch.tensor([prompt]), max_new_tokens=16, do_sample=False, eos_token_id=2, pad_token_id=PAD
+            )
+        tensors[f"{name}_last_logits"] = logits
+        out["variants"][name] = {"text_config": overrides, "output": gen[0].tolist()}
+    save_file({k: v.contiguous() for k, v in tensors.items()}, os.path.join(FIX, "goldens", "rope_models.safetensors"))
+    with open(os.path.join(FIX, "goldens", "rope_models.json"), "w") as f:
+        json.dump(out, f)
+
+
 def main() -> None:
     os.makedirs(os.path.join(FIX, "goldens"), exist_ok=True)
     torch.set_num_threads(2)
@@ -368,6 +404,7 @@ def main() -> None:
     goldens_for("tiny-llama", llama, seed=7)
     goldens_for("tiny-mistral", mistral, seed=8)
     rope_goldens()
+    rope_model_goldens()
     print("fixtures written under", FIX)
 
 

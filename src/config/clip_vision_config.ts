@@ -15,6 +15,8 @@ export interface ClipVisionConfig {
   hidden_act: Activation;
   layer_norm_eps: number;
   attention_dropout: number;
+  initializer_range: number;
+  initializer_factor: number;
 }
 
 /** CLIPVisionConfig class defaults (ViT-B/32). */
@@ -31,6 +33,8 @@ export const CLIP_VISION_DEFAULTS: ClipVisionConfig = {
   hidden_act: 'quick_gelu',
   layer_norm_eps: 1e-5,
   attention_dropout: 0,
+  initializer_range: 0.02,
+  initializer_factor: 1,
 };
 
 /** What VipLlavaConfig builds when `vision_config` is absent: CLIP ViT-L/14 at 336 px. */
@@ -61,6 +65,8 @@ export function parseClipVisionConfig(f: Fields): ClipVisionConfig {
     hidden_act: f.oneOf('hidden_act', d.hidden_act, ACTIVATIONS),
     layer_norm_eps: f.num('layer_norm_eps', d.layer_norm_eps, { positive: true }),
     attention_dropout: f.num('attention_dropout', d.attention_dropout),
+    initializer_range: f.num('initializer_range', d.initializer_range),
+    initializer_factor: f.num('initializer_factor', d.initializer_factor),
   };
   if (c.hidden_size % c.num_attention_heads !== 0) {
     f.fail('num_attention_heads', `(${c.num_attention_heads}) does not divide ${f.prefix}hidden_size (${c.hidden_size})`);

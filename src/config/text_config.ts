@@ -36,6 +36,11 @@ export interface TextConfig {
   rope_parameters: RopeParameters;
   /** Mistral only; null disables the window. */
   sliding_window: number | null;
+  attention_dropout: number;
+  initializer_range: number;
+  use_cache: boolean;
+  /** Llama only; transformers 5.x ignores it at inference, as this library does. */
+  pretraining_tp: number;
   dtype: 'float32' | 'float16' | 'bfloat16' | null;
 }
 
@@ -98,6 +103,10 @@ export function parseTextConfig(f: Fields): TextConfig {
     mlp_bias: model_type === 'llama' ? f.bool('mlp_bias', false) : false,
     rope_parameters: parseRope(f, max_position_embeddings),
     sliding_window: model_type === 'mistral' && f.obj.sliding_window !== null ? f.int('sliding_window', 4096, { min: 1 }) : null,
+    attention_dropout: f.num('attention_dropout', 0),
+    initializer_range: f.num('initializer_range', 0.02),
+    use_cache: f.bool('use_cache', true),
+    pretraining_tp: f.int('pretraining_tp', 1, { min: 1 }),
     dtype: readDtype(f),
   };
   if (c.tie_word_embeddings) f.fail('tie_word_embeddings', 'is true, which VipLlava checkpoints never use and this library does not support');

@@ -64,7 +64,7 @@ export async function loadWeights(
   const total = sizes.reduce((a, b) => a + b, 0);
   let filesDone = 0; // bytes of the shards already read
   const source = new Map<string, string>();
-  for (const path of files) {
+  for (const [i, path] of files.entries()) {
     const file = await SafetensorsFile.open(path);
     try {
       for (const entry of file.entries.values()) {
@@ -86,7 +86,7 @@ export async function loadWeights(
     } finally {
       await file.close();
     }
-    filesDone += sizes[files.indexOf(path)];
+    filesDone += sizes[i];
     onProgress?.({ stage: 'load', file: basename(path), loaded: filesDone, total });
   }
   const missing = [...params.entries()].filter(([, p]) => !p.isLoaded).map(([k]) => k);

@@ -37,7 +37,7 @@ export class ReferenceBackend implements Backend {
 
   private t(x: DeviceTensor): RefTensor {
     if (!(x instanceof RefTensor) || x.backend !== this) {
-      throw new VipLlavaError(`tensor of backend "${x.backend.name}" passed to backend "${this.name}"`);
+      throw new VipLlavaError(`a tensor of another backend instance ("${x.backend.name}") was passed to this "${this.name}" backend`);
     }
     return x;
   }
