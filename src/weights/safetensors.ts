@@ -52,20 +52,32 @@ export class SafetensorsFile {
 
   /** Reads one tensor into memory of its own (float32/float16/bfloat16). */
   async read(name: string): Promise<Tensor> {
-    const e = this.entries.get(name);
-    if (!e) throw new WeightsError(`${this.path}: no tensor "${name}"`);
+    const e = this.entry(name);
     const dtype = READABLE[e.dtype as keyof typeof READABLE];
     if (!dtype) throw new WeightsError(`${this.path}: tensor "${name}" has dtype ${e.dtype}; weights must be F32, F16 or BF16`);
+    const { buffer } = await this.readBytes(name);
+    const data = dtype === 'float32' ? new Float32Array(buffer) : new Uint16Array(buffer);
+    return new Tensor(dtype, data, e.shape);
+  }
+
+  /** The raw little-endian bytes of a tensor of any dtype, in a buffer of their own. */
+  async readBytes(name: string): Promise<Uint8Array> {
+    const e = this.entry(name);
     const bytes = e.end - e.begin;
-    const buf = new ArrayBuffer(bytes);
+    const out = new Uint8Array(bytes);
     let done = 0;
     while (done < bytes) {
-      const { bytesRead } = await this.fh.read(new Uint8Array(buf, done), 0, bytes - done, e.begin + done);
+      const { bytesRead } = await this.fh.read(out, done, bytes - done, e.begin + done);
       if (bytesRead === 0) throw new WeightsError(`${this.path}: tensor "${name}" is cut short (file truncated?)`);
       done += bytesRead;
     }
-    const data = dtype === 'float32' ? new Float32Array(buf) : new Uint16Array(buf);
-    return new Tensor(dtype, data, e.shape);
+    return out;
+  }
+
+  private entry(name: string): SafetensorsEntry {
+    const e = this.entries.get(name);
+    if (!e) throw new WeightsError(`${this.path}: no tensor "${name}"`);
+    return e;
   }
 
   async close(): Promise<void> {

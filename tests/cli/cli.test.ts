@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { loadGoldens, ROOT, TINY_LLAMA, TINY_MISTRAL } from '../helpers/fixtures.js';
+import { ROOT, TINY_LLAMA, TINY_MISTRAL } from '../helpers/fixtures.js';
+import { generateGoldens, image } from '../helpers/processor_goldens.js';
 import { tempDir } from '../helpers/checkpoints.js';
 import { HubServer } from '../helpers/hub_server.js';
 
@@ -22,14 +23,27 @@ async function run(args: string[], env: Record<string, string> = {}): Promise<{ 
 }
 
 describe('vipllava CLI', () => {
-  test('generate prints the tokens transformers generates', async () => {
+  test('generate answers a question about an image with the tokens transformers generates', async () => {
+    const goldens = generateGoldens();
     for (const [name, dir] of [['tiny-llama', TINY_LLAMA], ['tiny-mistral', TINY_MISTRAL]] as const) {
-      const c = (await loadGoldens(name)).meta.generate.text_only;
-      const ids = c.input_ids as number[];
-      const r = await run(['generate', '--model', dir, '--input-ids', ids.join(','), '--max-new-tokens', '12', '--json']);
+      const g = goldens[name];
+      const r = await run(['generate', '--model', dir, '--image', image(g.image), '--prompt', 'What is inside the red box?', '--max-new-tokens', '12', '--json']);
       assert.equal(r.code, 0, r.stderr);
-      assert.deepEqual(JSON.parse(r.stdout), { input_ids: ids, generated_ids: (c.output as number[]).slice(ids.length) });
+      assert.deepEqual(JSON.parse(r.stdout), { answer: g.answer, prompt: g.prompt, new_ids: g.new_ids });
     }
+    const plain = await run(['generate', '--model', TINY_LLAMA, '--image', image('demo.png'), '--prompt', 'What is inside the red box?', '--max-new-tokens', '12']);
+    assert.equal(plain.stdout, `${goldens['tiny-llama'].answer}\n`);
+  });
+
+  test('generate with the llava_v1 template, a system message and pad mode', async () => {
+    const r = await run(['generate', '--model', TINY_LLAMA, '--image', image('wide.png'), '--prompt', 'Describe it.', '--template', 'llava_v1',
+      '--system', 'Be brief.', '--image-aspect-ratio', 'pad', '--max-new-tokens', '3', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.prompt, 'Be brief. USER: <image>\nDescribe it. ASSISTANT:');
+    assert.equal(out.new_ids.length, 3);
+    const textOnly = await run(['generate', '--model', TINY_MISTRAL, '--prompt', 'Hello', '--max-new-tokens', '2', '--json']);
+    assert.equal(JSON.parse(textOnly.stdout).prompt, '###Human: Hello###Assistant:');
   });
 
   test('info summarises the checkpoint', async () => {
@@ -37,18 +51,27 @@ describe('vipllava CLI', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /vision\s+CLIP, 12 layers, hidden 32, 56px \/ patch 14 → 16 image tokens/);
     assert.match(r.stdout, /text\s+llama, 2 layers, hidden 64, heads 4\/2 kv, vocab 32064/);
+    assert.match(r.stdout, /processor\s+resize shortest edge 56, crop 56×56, 16 <image> tokens per image/);
+    assert.match(r.stdout, /chat template\s+.*tiny-llama\/chat_template\.json/);
   });
 
   test('errors are one line with a non-zero exit; --verbose adds the stack', async () => {
-    const r = await run(['generate', '--model', '/no/such/checkpoint', '--input-ids', '1,2']);
+    const r = await run(['generate', '--model', '/no/such/checkpoint', '--prompt', 'hi']);
     assert.equal(r.code, 1);
     assert.equal(r.stderr, 'vipllava: no checkpoint folder at /no/such/checkpoint\n');
+    const missing = await run(['generate', '--model', TINY_LLAMA, '--image', '/tmp/no-such-image.png', '--prompt', 'hi']);
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stderr, 'vipllava: /tmp/no-such-image.png: cannot read image (ENOENT)\n');
+    const notImage = await run(['generate', '--model', TINY_LLAMA, '--image', join(TINY_LLAMA, 'config.json'), '--prompt', 'hi']);
+    assert.match(notImage.stderr, /^vipllava: .*config\.json: not a supported image/);
     const usage = await run(['generate', '--model', TINY_LLAMA]);
     assert.equal(usage.code, 2);
-    assert.match(usage.stderr, /^vipllava: generate needs --input-ids/);
-    const verbose = await run(['generate', '--model', TINY_LLAMA, '--input-ids', '1,99999', '--verbose']);
+    assert.match(usage.stderr, /^vipllava: generate needs --prompt/);
+    const aspect = await run(['generate', '--model', TINY_LLAMA, '--prompt', 'x', '--image-aspect-ratio', 'fit']);
+    assert.match(aspect.stderr, /--image-aspect-ratio must be crop or pad, got "fit"/);
+    const verbose = await run(['generate', '--model', TINY_LLAMA, '--prompt', 'x', '--template', 'chatml', '--verbose']);
     assert.equal(verbose.code, 1);
-    assert.match(verbose.stderr, /InputError: token id 99999 is outside the vocabulary \(size 32064\)\n\s+at /);
+    assert.match(verbose.stderr, /InputError: unknown chat template "chatml".*\n\s+at /);
     const unknown = spawnSync(process.execPath, [CLI, 'frobnicate'], { encoding: 'utf8' });
     assert.equal(unknown.status, 2);
     assert.match(unknown.stderr, /unknown command "frobnicate"/);
@@ -72,4 +95,19 @@ describe('vipllava CLI', () => {
       assert.match(offline.stdout, new RegExp(`checkpoint\\s+${join(home, 'hub')}`));
     });
   });
+});
+
+test('the progress bar draws on a terminal and stays silent otherwise', async () => {
+  const { progressBar } = await import('../../src/cli/progress_bar.js');
+  const written: string[] = [];
+  const tty = { isTTY: true, write: (s: string) => written.push(s) } as unknown as NodeJS.WriteStream;
+  const bar = progressBar(tty);
+  bar({ stage: 'download', file: 'model.safetensors', loaded: 0, total: 2 * 1024 * 1024 });
+  bar({ stage: 'download', file: 'model.safetensors', loaded: 2 * 1024 * 1024, total: 2 * 1024 * 1024 });
+  assert.match(written[0], /^\r░{30}\s+0% 0\.0\/2\.0 MB downloading model\.safetensors/);
+  assert.match(written[1], /^\r█{30} 100% 2\.0\/2\.0 MB downloading model\.safetensors/);
+  assert.equal(written[2], '\n');
+  const silent: string[] = [];
+  progressBar({ isTTY: false, write: (s: string) => silent.push(s) } as unknown as NodeJS.WriteStream)({ stage: 'load', file: 'x', loaded: 1, total: 1 });
+  assert.equal(silent.length, 0);
 });

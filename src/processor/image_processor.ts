@@ -1,0 +1,124 @@
+/**
+ * CLIPImageProcessor, as transformers' PIL path runs it (CLIPImageProcessorPil in 5.x): resize the shortest
+ * edge with Pillow's filter, centre-crop (zero-padding images smaller than the crop), rescale in float64 and
+ * cast to float32, normalise in float32, and lay out channels first: pixel values [N, 3, H, W].
+ *
+ * `imageAspectRatio: 'pad'` first pads the image to a square of the mean colour, as the original ViP-LLaVA
+ * code (LLaVA's `expand2square`, image_aspect_ratio "pad") did, so nothing drawn near an edge is cropped away.
+ */
+import type { ImageProcessorConfig } from '../config/preprocessor_config.js';
+import { InputError } from '../errors.js';
+import { Tensor } from '../tensor/tensor.js';
+import { loadImage, type ImageInput, type LoadImageOptions, type RgbImage } from './image.js';
+import { resizePil } from './resample.js';
+
+export type ImageAspectRatio = 'crop' | 'pad';
+
+export interface PreprocessOptions extends LoadImageOptions {
+  /** 'crop' (default): the hub processor. 'pad': pad to a square first, as ViP-LLaVA was trained. */
+  imageAspectRatio?: ImageAspectRatio;
+}
+
+/** Output size of a shortest-edge resize (transformers' get_resize_output_image_size, default_to_square=False). */
+export function shortestEdgeSize(height: number, width: number, shortest: number): { height: number; width: number } {
+  const short = Math.min(height, width);
+  const long = Math.max(height, width);
+  const newLong = Math.trunc((shortest * long) / short);
+  return width <= height ? { height: newLong, width: shortest } : { height: shortest, width: newLong };
+}
+
+/** LLaVA's expand2square: the image centred on a square of `background`. */
+export function padToSquare(image: RgbImage, background: readonly [number, number, number]): RgbImage {
+  const { width: w, height: h } = image;
+  if (w === h) return image;
+  const side = Math.max(w, h);
+  const out = new Uint8Array(side * side * 3);
+  for (let i = 0; i < side * side; i++) out.set(background, i * 3);
+  const [left, top] = w > h ? [0, Math.floor((w - h) / 2)] : [Math.floor((h - w) / 2), 0];
+  for (let y = 0; y < h; y++) out.set(image.data.subarray(y * w * 3, (y + 1) * w * 3), ((y + top) * side + left) * 3);
+  return { width: side, height: side, data: out };
+}
+
+/** transformers' center_crop: floor offsets; an image smaller than the crop is zero-padded (ceil offsets). */
+export function centerCrop(image: RgbImage, cropH: number, cropW: number): RgbImage {
+  const { width: w, height: h } = image;
+  if (w === cropW && h === cropH) return image;
+  const newH = Math.max(cropH, h);
+  const newW = Math.max(cropW, w);
+  const padTop = Math.ceil((newH - h) / 2);
+  const padLeft = Math.ceil((newW - w) / 2);
+  const top = Math.floor((h - cropH) / 2) + padTop;
+  const left = Math.floor((w - cropW) / 2) + padLeft;
+  const out = new Uint8Array(cropH * cropW * 3);
+  for (let y = 0; y < cropH; y++) {
+    const sy = top + y - padTop; // row in the original image
+    if (sy < 0 || sy >= h) continue;
+    for (let x = 0; x < cropW; x++) {
+      const sx = left + x - padLeft;
+      if (sx < 0 || sx >= w) continue;
+      const s = (sy * w + sx) * 3;
+      out.set(image.data.subarray(s, s + 3), (y * cropW + x) * 3);
+    }
+  }
+  return { width: cropW, height: cropH, data: out };
+}
+
+export class CLIPImageProcessor {
+  constructor(readonly config: ImageProcessorConfig) {}
+
+  /** The mean colour as LLaVA computed its padding background: int(mean · 255) per channel. */
+  get padColor(): [number, number, number] {
+    const [r, g, b] = this.config.image_mean.map((m) => Math.trunc(m * 255));
+    return [r, g, b];
+  }
+
+  /** Resize and crop: the 8-bit image the float conversion starts from. */
+  resizeAndCrop(image: RgbImage, aspect: ImageAspectRatio = 'crop'): RgbImage {
+    const c = this.config;
+    let img = aspect === 'pad' ? padToSquare(image, this.padColor) : image;
+    if (c.do_resize) {
+      const target = 'shortest_edge' in c.size ? shortestEdgeSize(img.height, img.width, c.size.shortest_edge) : c.size;
+      img = resizePil(img, target.width, target.height, c.resample);
+    }
+    if (c.do_center_crop) img = centerCrop(img, c.crop_size.height, c.crop_size.width);
+    return img;
+  }
+
+  /** 8-bit RGB → float32 channels-first [3, H, W], rescaled and normalised as transformers does. */
+  toPixelValues(image: RgbImage): Float32Array {
+    const c = this.config;
+    const n = image.width * image.height;
+    const out = new Float32Array(3 * n);
+    const f = Math.fround;
+    for (let ch = 0; ch < 3; ch++) {
+      // Every pixel takes one of 256 values: compute each once.
+      const lut = new Float32Array(256);
+      const mean = f(c.image_mean[ch]);
+      const std = f(c.image_std[ch]);
+      for (let v = 0; v < 256; v++) {
+        let x = c.do_rescale ? f(v * c.rescale_factor) : v; // float64 multiply, then float32
+        if (c.do_normalize) x = f(f(x - mean) / std);
+        lut[v] = x;
+      }
+      for (let i = 0; i < n; i++) out[ch * n + i] = lut[image.data[i * 3 + ch]];
+    }
+    return out;
+  }
+
+  /** Loads and preprocesses images into pixel values [N, 3, H, W]. */
+  async preprocess(images: ImageInput | ImageInput[], options: PreprocessOptions = {}): Promise<{ pixelValues: Tensor<'float32'> }> {
+    const list = Array.isArray(images) ? images : [images];
+    if (list.length === 0) throw new InputError('preprocess needs at least one image');
+    const processed = await Promise.all(
+      list.map(async (input) => this.resizeAndCrop(await loadImage(input, options), options.imageAspectRatio)),
+    );
+    const { width, height } = processed[0];
+    if (processed.some((p) => p.width !== width || p.height !== height)) {
+      throw new InputError('images differ in size after preprocessing (enable do_center_crop or use size height/width)');
+    }
+    const per = 3 * width * height;
+    const data = new Float32Array(list.length * per);
+    processed.forEach((p, i) => data.set(this.toPixelValues(p), i * per));
+    return { pixelValues: new Tensor('float32', data, [list.length, 3, height, width]) };
+  }
+}

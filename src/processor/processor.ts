@@ -1,0 +1,149 @@
+/**
+ * VipLlavaProcessor: the image processor, the tokenizer and the chat template of a checkpoint, and the step
+ * that joins them as transformers' LlavaProcessor does: each `<image>` in the text becomes as many image
+ * tokens as the vision tower gives features (576 for 336 px / patch 14), texts are tokenized and padded
+ * (left by default), and images become pixel values.
+ */
+import { VipLlavaConfig } from '../config/vipllava_config.js';
+import { parseImageProcessorConfig } from '../config/preprocessor_config.js';
+import { isObject, readJson, type Json } from '../config/fields.js';
+import { readFile } from 'node:fs/promises';
+import { ConfigError, InputError } from '../errors.js';
+import { Snapshot, type ResolveOptions } from '../hub/resolve.js';
+import { Tensor } from '../tensor/tensor.js';
+import { BUILTIN_TEMPLATES, renderChatTemplate, type BuiltinTemplate, type ChatMessage } from './chat_template.js';
+import type { ImageInput } from './image.js';
+import { CLIPImageProcessor, type ImageAspectRatio } from './image_processor.js';
+import { VipLlavaTokenizer, type PaddingSide } from './tokenizer.js';
+
+export interface ProcessInputs {
+  /** One prompt or a batch; `<image>` marks where each image goes, in order. */
+  text: string | string[];
+  images?: ImageInput | ImageInput[];
+  /** Pad a batch to its longest prompt (default true). */
+  padding?: boolean;
+  /** Default: the tokenizer's padding_side, else left (what batched generation needs). */
+  paddingSide?: PaddingSide;
+  /** 'crop' (default, the hub processor) or 'pad' (square padding first, as ViP-LLaVA was trained). */
+  imageAspectRatio?: ImageAspectRatio;
+  /** Refuse images with more pixels than this (default: Pillow's decompression-bomb limit). */
+  maxPixels?: number;
+}
+
+export interface ProcessorOutput {
+  inputIds: Tensor<'int64'>;
+  attentionMask: Tensor<'int64'>;
+  pixelValues?: Tensor<'float32'>;
+}
+
+export interface ProcessorSettings {
+  imageToken: string;
+  imageTokensPerImage: number;
+  /** Where the checkpoint's chat template came from, or null when it has none. */
+  chatTemplate: { source: string; text: string } | null;
+}
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+export class VipLlavaProcessor {
+  constructor(
+    readonly tokenizer: VipLlavaTokenizer,
+    readonly imageProcessor: CLIPImageProcessor,
+    readonly settings: ProcessorSettings,
+  ) {
+    if (tokenizer.tokenToId(settings.imageToken) === undefined) {
+      throw new ConfigError(`the tokenizer has no "${settings.imageToken}" token; add it to tokenizer.json's added_tokens`);
+    }
+  }
+
+  /** Reads tokenizer, image processor, processor and chat-template files from a folder, the cache or the hub. */
+  static async fromPretrained(pathOrId: string, options: ResolveOptions = {}): Promise<VipLlavaProcessor> {
+    const snapshot = Snapshot.open(pathOrId, options);
+    const optionalJson = async (file: string): Promise<{ json: Json; path: string } | null> => {
+      const path = await snapshot.optionalFile(file);
+      return path ? { json: await readJson(path), path } : null;
+    };
+    const tokenizerPath = await snapshot.file('tokenizer.json');
+    const tokenizerConfig = await optionalJson('tokenizer_config.json');
+    const specialTokens = await optionalJson('special_tokens_map.json');
+    const tokenizer = new VipLlavaTokenizer(await readJson(tokenizerPath), tokenizerConfig?.json ?? {}, specialTokens?.json ?? {}, tokenizerPath);
+
+    const processorConfig = await optionalJson('processor_config.json');
+    const preprocessor = await optionalJson('preprocessor_config.json');
+    const nested = processorConfig && isObject(processorConfig.json.image_processor) ? processorConfig.json.image_processor : null;
+    const imageConfig = preprocessor
+      ? parseImageProcessorConfig(preprocessor.json, preprocessor.path)
+      : nested
+        ? parseImageProcessorConfig(nested, `${processorConfig!.path} (image_processor)`)
+        : null;
+    if (!imageConfig) throw new ConfigError(`${snapshot.description} has no preprocessor_config.json (nor an image_processor in processor_config.json)`);
+
+    // Image tokens per image as LlavaProcessor counts them; without a patch size, from the model config.
+    const pc = processorConfig?.json ?? {};
+    const imageToken = typeof pc.image_token === 'string' ? pc.image_token : '<image>';
+    const crop = imageConfig.do_center_crop ? imageConfig.crop_size : 'height' in imageConfig.size ? imageConfig.size : null;
+    let perImage: number;
+    if (typeof pc.patch_size === 'number' && crop) {
+      const extra = typeof pc.num_additional_image_tokens === 'number' ? pc.num_additional_image_tokens : 0;
+      const dropCls = (pc.vision_feature_select_strategy ?? 'default') === 'default' ? 1 : 0;
+      perImage = Math.floor(crop.height / pc.patch_size) * Math.floor(crop.width / pc.patch_size) + extra - dropCls;
+    } else {
+      const configPath = await snapshot.file('config.json');
+      perImage = VipLlavaConfig.fromDict(await readJson(configPath), configPath).imageTokensPerImage;
+    }
+
+    // The checkpoint's chat template, in the order transformers looks for it.
+    let chatTemplate: ProcessorSettings['chatTemplate'] = null;
+    const jinja = await snapshot.optionalFile('chat_template.jinja');
+    const templateJson = await optionalJson('chat_template.json');
+    if (jinja) chatTemplate = { source: jinja, text: await readFile(jinja, 'utf8') };
+    else if (typeof templateJson?.json.chat_template === 'string') chatTemplate = { source: templateJson.path, text: templateJson.json.chat_template };
+    else if (typeof pc.chat_template === 'string') chatTemplate = { source: processorConfig!.path, text: pc.chat_template };
+    else if (typeof tokenizerConfig?.json.chat_template === 'string') chatTemplate = { source: tokenizerConfig.path, text: tokenizerConfig.json.chat_template };
+
+    return new VipLlavaProcessor(tokenizer, new CLIPImageProcessor(imageConfig), { imageToken, imageTokensPerImage: perImage, chatTemplate });
+  }
+
+  /**
+   * Renders a conversation to a prompt string. `template`: "hub" or "llava_v1" (built in), Jinja source, or
+   * undefined for the checkpoint's own template (else "hub").
+   */
+  applyChatTemplate(messages: ChatMessage[], { addGenerationPrompt = false, template }: { addGenerationPrompt?: boolean; template?: BuiltinTemplate | (string & {}) } = {}): string {
+    let source: string;
+    if (template === undefined) source = this.settings.chatTemplate?.text ?? BUILTIN_TEMPLATES.hub;
+    else if (template in BUILTIN_TEMPLATES) source = BUILTIN_TEMPLATES[template as BuiltinTemplate];
+    else if (template.includes('{{') || template.includes('{%')) source = template;
+    else throw new InputError(`unknown chat template "${template}" (built in: ${Object.keys(BUILTIN_TEMPLATES).join(', ')}; or pass Jinja source)`);
+    return renderChatTemplate(source, messages, { addGenerationPrompt });
+  }
+
+  /** Prompts and images → input ids, attention mask and pixel values, ready for the model. */
+  async process(inputs: ProcessInputs): Promise<ProcessorOutput> {
+    const texts = Array.isArray(inputs.text) ? inputs.text : [inputs.text];
+    if (texts.length === 0 || texts.some((t) => typeof t !== 'string')) throw new InputError('text must be a string or a non-empty array of strings');
+    const images = inputs.images === undefined ? [] : Array.isArray(inputs.images) ? inputs.images : [inputs.images];
+    const marker = new RegExp(escapeRegExp(this.settings.imageToken), 'g');
+    const markers = texts.reduce((n, t) => n + (t.match(marker)?.length ?? 0), 0);
+    if (markers !== images.length) {
+      throw new InputError(`the text has ${markers} ${this.settings.imageToken} marker${markers === 1 ? '' : 's'} but ${images.length} image${images.length === 1 ? ' was' : 's were'} given`);
+    }
+    const expansion = this.settings.imageToken.repeat(this.settings.imageTokensPerImage);
+    const expanded = texts.map((t) => t.replace(marker, expansion));
+    const { inputIds, attentionMask } = this.tokenizer.encodeBatch(expanded, {
+      padding: inputs.padding ?? true,
+      paddingSide: inputs.paddingSide ?? this.tokenizer.paddingSide,
+    });
+    const out: ProcessorOutput = { inputIds: int64(inputIds), attentionMask: int64(attentionMask) };
+    if (images.length > 0) {
+      out.pixelValues = (await this.imageProcessor.preprocess(images, { imageAspectRatio: inputs.imageAspectRatio, maxPixels: inputs.maxPixels })).pixelValues;
+    }
+    return out;
+  }
+}
+
+function int64(rows: number[][]): Tensor<'int64'> {
+  const cols = rows[0]?.length ?? 0;
+  const data = new BigInt64Array(rows.length * cols);
+  rows.forEach((r, i) => r.forEach((v, j) => (data[i * cols + j] = BigInt(v))));
+  return new Tensor('int64', data, [rows.length, cols]);
+}
