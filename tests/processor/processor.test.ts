@@ -34,6 +34,30 @@ describe('chat templates', () => {
     );
   });
 
+  test("the checkpoint's template is found where transformers looks: .jinja, chat_template.json, processor_config.json, tokenizer_config.json", async () => {
+    const dir = tempDir('tmpl');
+    for (const f of readdirSync(TINY_LLAMA)) copyFileSync(join(TINY_LLAMA, f), join(dir, f));
+    const read = (f: string) => JSON.parse(readFileSync(join(dir, f), 'utf8'));
+    const render = async () => {
+      const p = await VipLlavaProcessor.fromPretrained(dir);
+      return [p.settings.chatTemplate?.source.split('/').pop(), p.applyChatTemplate([{ role: 'user', content: 'x' }])];
+    };
+    writeFileSync(join(dir, 'chat_template.jinja'), 'J{{ messages[0].content[0].text }}');
+    assert.deepEqual(await render(), ['chat_template.jinja', 'Jx']);
+    rmSync(join(dir, 'chat_template.jinja'));
+    assert.deepEqual(await render(), ['chat_template.json', '###Human: x']);
+    rmSync(join(dir, 'chat_template.json'));
+    writeFileSync(join(dir, 'processor_config.json'), JSON.stringify({ ...read('processor_config.json'), chat_template: 'P{{ messages[0].content[0].text }}' }));
+    assert.deepEqual(await render(), ['processor_config.json', 'Px']);
+    const { chat_template: _, ...pc } = read('processor_config.json');
+    writeFileSync(join(dir, 'processor_config.json'), JSON.stringify(pc));
+    writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ ...read('tokenizer_config.json'), chat_template: 'T{{ messages[0].content[0].text }}' }));
+    assert.deepEqual(await render(), ['tokenizer_config.json', 'Tx']);
+    const { chat_template: __, ...tc } = read('tokenizer_config.json');
+    writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(tc));
+    assert.deepEqual(await render(), [undefined, '###Human: x'], 'none: the built-in hub template');
+  });
+
   test('llava_v1, the format ViP-LLaVA was trained with', async () => {
     const p = await VipLlavaProcessor.fromPretrained(TINY_LLAMA);
     const v1 = (m: ChatMessage[]) => p.applyChatTemplate(m, { addGenerationPrompt: true, template: 'llava_v1' });
