@@ -10,7 +10,10 @@ export {
   type ForwardInputs,
 } from './models/vipllava.js';
 export { KVCache } from './models/kv_cache.js';
-export type { GenerateOptions } from './generation/generate.js';
+export type { GenerateOptions, TokenEvent, FinishReason } from './generation/generate.js';
+export type { GenerationOptions } from './generation/options.js';
+export { ChatSession, type ChatSessionOptions, type ChatReply } from './generation/chat_session.js';
+export { Rng } from './generation/sampling.js';
 export type { Backend, DeviceTensor, AttentionOptions, Activation } from './backend/backend.js';
 export { ReferenceBackend } from './backend/cpu/reference_backend.js';
 export { SafetensorsFile } from './weights/safetensors.js';
@@ -24,3 +27,4 @@ export { CLIPImageProcessor, type ImageAspectRatio, type PreprocessOptions } fro
 export { loadImage, DEFAULT_MAX_PIXELS, type ImageInput, type RawImage, type RgbImage } from './processor/image.js';
 export { BUILTIN_TEMPLATES, LLAVA_SYSTEM_PROMPT, type ChatMessage, type ContentPart } from './processor/chat_template.js';
 export { IncrementalDetokenizer } from './generation/detokenizer.js';
+export { StopStringFilter } from './generation/stopping.js';

@@ -68,6 +68,8 @@ export interface Backend {
   expand(x: DeviceTensor, dims: readonly number[]): DeviceTensor;
   /** In place: dst[..., offset:offset+n, ...] = src along `dim` (KV-cache append). */
   writeAt(dst: DeviceTensor, src: DeviceTensor, dim: number, offset: number): void;
+  /** Slices of x along dim 0 in the order of `indices` → [indices.length, ...] (beam reordering). */
+  indexSelect(x: DeviceTensor, indices: Int32Array): DeviceTensor;
   /** Rows of `table` [V, H] picked by `ids` → [ids.length, H]. */
   embedding(table: DeviceTensor, ids: Int32Array): DeviceTensor;
   /** Copy of `dst` [n, H] whose rows `rows[i]` are replaced by row i of `src` [rows.length, H]. */

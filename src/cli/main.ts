@@ -1,35 +1,33 @@
 #!/usr/bin/env node
-/**
- * The vipllava command. Thin: it parses arguments and calls the public API.
- */
+/** The vipllava command: argument parsing and dispatch; each command uses the public API only. */
 import { parseArgs } from 'node:util';
-import {
-  Snapshot, VipLlavaConfig, VipLlavaForConditionalGeneration, VipLlavaProcessor,
-  type ChatMessage, type ContentPart,
-} from '../index.js';
+import { VipLlavaForConditionalGeneration, VipLlavaProcessor } from '../index.js';
+import { chatCommand } from './chat_cmd.js';
+import { generateCommand, parseAspect } from './generate_cmd.js';
+import { GENERATION_FLAGS, GENERATION_HELP, UsageError } from './generation_flags.js';
+import { infoCommand } from './info_cmd.js';
 import { progressBar } from './progress_bar.js';
 
 const USAGE = `usage:
   vipllava generate --model <dir|hub-id> [--image <file> ...] --prompt "<question>" [options]
+  vipllava chat --model <dir|hub-id> [--image <file> ...] [options]
   vipllava info --model <dir|hub-id>
   vipllava download <hub-id>
 
-generate options:
+generate and chat options:
   --image FILE              an image (PNG, JPEG, WebP, GIF, TIFF, BMP); repeat for several
   --system TEXT             a system message
   --template hub|llava_v1   chat format (default: the checkpoint's template, else hub)
   --image-aspect-ratio crop|pad
                             crop: centre crop as the hub processor does (default);
                             pad: pad to a square first, as ViP-LLaVA was trained
-  --max-new-tokens N        default 64
-  --json                    print {"answer", "prompt", "new_ids"} as JSON
+  --json                    (generate) print {"answer", "prompt", "new_ids", "finish_reason"}
+${GENERATION_HELP}
 common options:
   --revision R              hub branch, tag or commit (default main)
   --offline                 use only local folders and the Hugging Face cache
   --verbose                 print stack traces
 environment: HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE`;
-
-class UsageError extends Error {}
 
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -42,12 +40,12 @@ async function main(argv: string[]): Promise<void> {
       system: { type: 'string' },
       template: { type: 'string' },
       'image-aspect-ratio': { type: 'string' },
-      'max-new-tokens': { type: 'string' },
       revision: { type: 'string' },
       json: { type: 'boolean', default: false },
       offline: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
+      ...GENERATION_FLAGS,
     },
   });
   const [command, ...rest] = positionals;
@@ -60,59 +58,25 @@ async function main(argv: string[]): Promise<void> {
     if (!values.model) throw new UsageError(`${command} needs --model <dir|hub-id>`);
     return values.model;
   };
+  const common = () => ({
+    model: model(),
+    images: values.image ?? [],
+    system: values.system,
+    template: values.template,
+    aspect: parseAspect(values['image-aspect-ratio']),
+    flags: values,
+    hub,
+  });
 
   switch (command) {
-    case 'generate': {
+    case 'generate':
       if (values.prompt === undefined) throw new UsageError('generate needs --prompt "<question>"');
-      const maxNewTokens = Number(values['max-new-tokens'] ?? 64);
-      if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new UsageError(`--max-new-tokens must be a positive integer, got "${values['max-new-tokens']}"`);
-      const aspect = values['image-aspect-ratio'] ?? 'crop';
-      if (aspect !== 'crop' && aspect !== 'pad') throw new UsageError(`--image-aspect-ratio must be crop or pad, got "${aspect}"`);
-      const images = values.image ?? [];
-      const processor = await VipLlavaProcessor.fromPretrained(model(), hub);
-      const m = await VipLlavaForConditionalGeneration.fromPretrained(model(), hub);
-      const messages: ChatMessage[] = [];
-      if (values.system !== undefined) messages.push({ role: 'system', content: [{ type: 'text', text: values.system }] });
-      const content: ContentPart[] = [...images.map(() => ({ type: 'image' as const })), { type: 'text', text: values.prompt }];
-      messages.push({ role: 'user', content });
-      const prompt = processor.applyChatTemplate(messages, { addGenerationPrompt: true, template: values.template });
-      const inputs = await processor.process({ text: prompt, images, imageAspectRatio: aspect });
-      const out = await m.generate({ ...inputs, maxNewTokens });
-      const promptLength = inputs.inputIds.dims[1];
-      const newIds = (out.tolist() as number[][])[0].slice(promptLength);
-      const answer = processor.tokenizer.decode(newIds, { skipSpecialTokens: true });
-      console.log(values.json ? JSON.stringify({ answer, prompt, new_ids: newIds }) : answer);
+      return generateCommand({ ...common(), prompt: values.prompt, json: values.json });
+    case 'chat':
+      return chatCommand(common());
+    case 'info':
+      console.log(await infoCommand(model(), hub));
       return;
-    }
-    case 'info': {
-      const snapshot = Snapshot.open(model(), hub);
-      const c = await VipLlavaConfig.fromPretrained(model(), hub);
-      const v = c.vision_config;
-      const t = c.text_config;
-      const params = [...VipLlavaForConditionalGeneration.parameterShapes(c).values()].reduce((s, sh) => s + sh.reduce((a, b) => a * b, 1), 0);
-      const index = await snapshot.optionalFile('model.safetensors.index.json');
-      const lines = [
-        `checkpoint     ${snapshot.directory ?? model()}`,
-        `vision         CLIP, ${v.num_hidden_layers} layers, hidden ${v.hidden_size}, ${v.image_size}px / patch ${v.patch_size} → ${c.imageTokensPerImage} image tokens`,
-        `feature layers ${JSON.stringify(c.vision_feature_layers)} → projector ${c.projectorInputSize} → ${t.hidden_size}`,
-        `text           ${t.model_type}, ${t.num_hidden_layers} layers, hidden ${t.hidden_size}, heads ${t.num_attention_heads}/${t.num_key_value_heads} kv, vocab ${t.vocab_size}, rope ${t.rope_parameters.rope_type} θ=${t.rope_parameters.rope_theta}${t.sliding_window ? `, sliding window ${t.sliding_window}` : ''}`,
-        `parameters     ${(params / 1e6).toFixed(2)} M (${c.dtype ?? 'dtype not stated'}), weights in ${index ? 'shards (model.safetensors.index.json)' : 'model.safetensors'}`,
-      ];
-      if (await snapshot.optionalFile('tokenizer.json')) {
-        const p = await VipLlavaProcessor.fromPretrained(model(), hub);
-        const ic = p.imageProcessor.config;
-        const size = 'shortest_edge' in ic.size ? `shortest edge ${ic.size.shortest_edge}` : `${ic.size.height}×${ic.size.width}`;
-        lines.push(
-          `processor      resize ${size}, ${ic.do_center_crop ? `crop ${ic.crop_size.height}×${ic.crop_size.width}` : 'no crop'}, ${p.settings.imageTokensPerImage} ${p.settings.imageToken} tokens per image`,
-          `tokenizer      ${p.tokenizer.vocabSize} tokens, bos ${p.tokenizer.bosTokenId}, eos ${p.tokenizer.eosTokenId}, pad ${p.tokenizer.padTokenId}`,
-          `chat template  ${p.settings.chatTemplate ? p.settings.chatTemplate.source : 'none (the built-in hub template is used)'}`,
-        );
-      } else {
-        lines.push('processor      none (no tokenizer.json)');
-      }
-      console.log(lines.join('\n'));
-      return;
-    }
     case 'download': {
       const id = rest[0] ?? values.model;
       if (!id) throw new UsageError('download needs a hub id, e.g. vipllava download llava-hf/vip-llava-7b-hf');

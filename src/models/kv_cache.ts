@@ -15,8 +15,8 @@ export class KVCache {
   constructor(
     backend: Backend,
     numLayers: number,
-    readonly batchSize: number,
-    readonly maxLength: number,
+    public batchSize: number,
+    public maxLength: number,
     kvWidth: number,
   ) {
     const dims = [batchSize, maxLength, kvWidth];
@@ -38,6 +38,35 @@ export class KVCache {
   write(layer: number, k: DeviceTensor, v: DeviceTensor): void {
     ops.writeAt(this.keys[layer], k, 1, this.length);
     ops.writeAt(this.values[layer], v, 1, this.length);
+  }
+
+  /** Rows in a new order (beam search): row i becomes old row rows[i]; the batch size may change. */
+  reorder(rows: Int32Array): void {
+    for (let l = 0; l < this.keys.length; l++) {
+      this.keys[l] = ops.indexSelect(this.keys[l], rows);
+      this.values[l] = ops.indexSelect(this.values[l], rows);
+    }
+    this.batchSize = rows.length;
+  }
+
+  /** Makes room for `maxLength` positions, keeping what is cached. */
+  grow(maxLength: number): void {
+    if (maxLength <= this.maxLength) return;
+    for (const list of [this.keys, this.values]) {
+      for (let l = 0; l < list.length; l++) {
+        const old = list[l];
+        const bigger = old.backend.zeros([old.dims[0], maxLength, old.dims[2]]);
+        if (this.length > 0) ops.writeAt(bigger, ops.narrow(old, 1, 0, this.length), 1, 0);
+        list[l] = bigger;
+      }
+    }
+    this.maxLength = maxLength;
+  }
+
+  /** Forgets every position from `length` on (they are overwritten by the next writes). */
+  truncate(length: number): void {
+    if (length < 0 || length > this.length) throw new InputError(`cannot truncate a KV cache of ${this.length} positions to ${length}`);
+    this.length = length;
   }
 
   /** Called once every layer has written `count` positions. */

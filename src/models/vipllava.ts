@@ -5,7 +5,7 @@
  */
 import type { Backend, DeviceTensor } from '../backend/backend.js';
 import { ReferenceBackend } from '../backend/cpu/reference_backend.js';
-import { EMPTY_GENERATION_CONFIG, readGenerationConfig, type GenerationConfig } from '../config/generation_config.js';
+import { DEFAULT_GENERATION_CONFIG, readGenerationConfig, type GenerationConfig } from '../config/generation_config.js';
 import { VipLlavaConfig } from '../config/vipllava_config.js';
 import { readJson } from '../config/fields.js';
 import { InputError, VipLlavaError } from '../errors.js';
@@ -13,7 +13,7 @@ import { Snapshot, type ResolveOptions } from '../hub/resolve.js';
 import * as ops from '../tensor/ops.js';
 import { readIntMatrix, Tensor, type IntInput } from '../tensor/tensor.js';
 import { loadWeights, weightFiles, type WeightDtype } from '../weights/load.js';
-import { generate, type GenerateOptions } from '../generation/generate.js';
+import { decodeTokens, generate, type GenerateOptions, type TokenEvent } from '../generation/generate.js';
 import { ClipVisionModel } from './clip_vision.js';
 import { KVCache } from './kv_cache.js';
 import { LlamaModel } from './llama.js';
@@ -105,7 +105,7 @@ export class VipLlavaForConditionalGeneration extends Module {
 
   /** Every parameter the config implies, by canonical checkpoint name, with its shape. */
   static parameterShapes(config: VipLlavaConfig): Map<string, readonly number[]> {
-    const empty = new VipLlavaForConditionalGeneration(config, { ...EMPTY_GENERATION_CONFIG }, new ReferenceBackend());
+    const empty = new VipLlavaForConditionalGeneration(config, { ...DEFAULT_GENERATION_CONFIG }, new ReferenceBackend());
     return new Map([...namedParameters(empty)].map(([name, p]) => [name, p.shape]));
   }
 
@@ -206,9 +206,20 @@ export class VipLlavaForConditionalGeneration extends Module {
     return { logits, loss: causalLmLoss(logits.data as Float32Array, labels.data, batch, seq, this.config.text_config.vocab_size) };
   }
 
-  /** Greedy decoding; returns the prompt followed by the new tokens, [batch, seq + new] (int64). */
+  /**
+   * Greedy, sampling or beam search, as transformers' generate(): the prompt followed by the new tokens,
+   * [batch · numReturnSequences, length] (int64); finished rows are padded.
+   */
   generate(options: GenerateOptions): Promise<Tensor<'int64'>> {
     return generate(this, options);
+  }
+
+  /**
+   * Greedy decoding or sampling, one event per row per token as it is produced (with text, given a
+   * tokenizer). The generator's return value is what generate() would return. Rows finish independently.
+   */
+  generateStream(options: GenerateOptions): AsyncGenerator<TokenEvent, Tensor<'int64'>> {
+    return decodeTokens(this, options);
   }
 }
 

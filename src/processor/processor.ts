@@ -117,6 +117,15 @@ export class VipLlavaProcessor {
     return renderChatTemplate(source, messages, { addGenerationPrompt });
   }
 
+  /** One prompt's token ids, each image marker expanded to the image tokens (BOS added). */
+  encodePrompt(text: string): number[] {
+    return this.tokenizer.encode(this.expandImageMarkers(text));
+  }
+
+  private expandImageMarkers(text: string): string {
+    return text.replaceAll(this.settings.imageToken, this.settings.imageToken.repeat(this.settings.imageTokensPerImage));
+  }
+
   /** Prompts and images → input ids, attention mask and pixel values, ready for the model. */
   async process(inputs: ProcessInputs): Promise<ProcessorOutput> {
     const texts = Array.isArray(inputs.text) ? inputs.text : [inputs.text];
@@ -127,8 +136,7 @@ export class VipLlavaProcessor {
     if (markers !== images.length) {
       throw new InputError(`the text has ${markers} ${this.settings.imageToken} marker${markers === 1 ? '' : 's'} but ${images.length} image${images.length === 1 ? ' was' : 's were'} given`);
     }
-    const expansion = this.settings.imageToken.repeat(this.settings.imageTokensPerImage);
-    const expanded = texts.map((t) => t.replace(marker, expansion));
+    const expanded = texts.map((t) => this.expandImageMarkers(t));
     const { inputIds, attentionMask } = this.tokenizer.encodeBatch(expanded, {
       padding: inputs.padding ?? true,
       paddingSide: inputs.paddingSide ?? this.tokenizer.paddingSide,

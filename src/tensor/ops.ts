@@ -17,6 +17,7 @@ export const narrow = (x: DeviceTensor, dim: number, start: number, length: numb
 export const concat = (xs: readonly DeviceTensor[], dim: number) => xs[0].backend.concat(xs, dim);
 export const expand = (x: DeviceTensor, dims: readonly number[]) => x.backend.expand(x, dims);
 export const writeAt = (dst: DeviceTensor, src: DeviceTensor, dim: number, offset: number) => dst.backend.writeAt(dst, src, dim, offset);
+export const indexSelect = (x: DeviceTensor, indices: Int32Array) => x.backend.indexSelect(x, indices);
 export const embedding = (table: DeviceTensor, ids: Int32Array) => table.backend.embedding(table, ids);
 export const scatterRows = (dst: DeviceTensor, rows: Int32Array, src: DeviceTensor) => dst.backend.scatterRows(dst, rows, src);
 export const rope = (x: DeviceTensor, positions: Int32Array, headDim: number, invFreq: Float32Array, scaling: number) =>

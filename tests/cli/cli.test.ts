@@ -29,7 +29,7 @@ describe('vipllava CLI', () => {
       const g = goldens[name];
       const r = await run(['generate', '--model', dir, '--image', image(g.image), '--prompt', 'What is inside the red box?', '--max-new-tokens', '12', '--json']);
       assert.equal(r.code, 0, r.stderr);
-      assert.deepEqual(JSON.parse(r.stdout), { answer: g.answer, prompt: g.prompt, new_ids: g.new_ids });
+      assert.deepEqual(JSON.parse(r.stdout), { answer: g.answer, prompt: g.prompt, new_ids: g.new_ids, finish_reason: 'length' });
     }
     const plain = await run(['generate', '--model', TINY_LLAMA, '--image', image('demo.png'), '--prompt', 'What is inside the red box?', '--max-new-tokens', '12']);
     assert.equal(plain.stdout, `${goldens['tiny-llama'].answer}\n`);

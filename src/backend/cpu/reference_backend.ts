@@ -148,6 +148,17 @@ export class ReferenceBackend implements Backend {
     }
   }
 
+  indexSelect(x: DeviceTensor, indices: Int32Array): DeviceTensor {
+    const src = this.f32(x);
+    const inner = src.length / x.dims[0];
+    const out = new Float32Array(indices.length * inner);
+    indices.forEach((i, j) => {
+      if (i < 0 || i >= x.dims[0]) throw new VipLlavaError(`indexSelect: index ${i} outside dim of ${x.dims[0]}`);
+      out.set(src.subarray(i * inner, (i + 1) * inner), j * inner);
+    });
+    return this.make(out, [indices.length, ...x.dims.slice(1)]);
+  }
+
   embedding(table: DeviceTensor, ids: Int32Array): DeviceTensor {
     const w = this.t(table);
     const [vocab, h] = w.dims;

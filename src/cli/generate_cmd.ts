@@ -1,0 +1,62 @@
+/** `vipllava generate`: one question about zero or more images, the answer streamed as it is produced. */
+import { StopStringFilter, VipLlavaForConditionalGeneration, VipLlavaProcessor, type ChatMessage, type ContentPart, type ResolveOptions } from '../index.js';
+import { generationOptions, UsageError } from './generation_flags.js';
+
+export interface GenerateArgs {
+  model: string;
+  images: string[];
+  prompt: string;
+  system?: string;
+  template?: string;
+  aspect: 'crop' | 'pad';
+  json: boolean;
+  flags: Parameters<typeof generationOptions>[0];
+  hub: ResolveOptions;
+}
+
+export async function generateCommand(a: GenerateArgs, out: NodeJS.WritableStream = process.stdout): Promise<void> {
+  const processor = await VipLlavaProcessor.fromPretrained(a.model, a.hub);
+  const model = await VipLlavaForConditionalGeneration.fromPretrained(a.model, a.hub);
+  const messages: ChatMessage[] = [];
+  if (a.system !== undefined) messages.push({ role: 'system', content: [{ type: 'text', text: a.system }] });
+  const content: ContentPart[] = [...a.images.map(() => ({ type: 'image' as const })), { type: 'text', text: a.prompt }];
+  messages.push({ role: 'user', content });
+  const hubTemplate = a.template === undefined || a.template === 'hub';
+  const options = generationOptions(a.flags, hubTemplate);
+  const prompt = processor.applyChatTemplate(messages, { addGenerationPrompt: true, template: a.template });
+  const inputs = await processor.process({ text: prompt, images: a.images, imageAspectRatio: a.aspect });
+  const promptLength = inputs.inputIds.dims[1];
+  const stopFilter = new StopStringFilter(options.stopStrings ?? []);
+
+  if ((options.numBeams ?? 1) > 1) {
+    const sequences = await model.generate({ ...inputs, ...options, tokenizer: processor.tokenizer });
+    const newIds = (sequences.tolist() as number[][])[0].slice(promptLength).filter((id) => id !== processor.tokenizer.padTokenId);
+    const answer = stopFilter.push(processor.tokenizer.decode(newIds, { skipSpecialTokens: true })) + stopFilter.flush();
+    out.write(a.json ? `${JSON.stringify({ answer, prompt, new_ids: newIds })}\n` : `${answer}\n`);
+    return;
+  }
+  const ac = new AbortController();
+  const onSigint = () => ac.abort();
+  process.once('SIGINT', onSigint);
+  const newIds: number[] = [];
+  let answer = '';
+  let finishReason = 'length';
+  try {
+    for await (const event of model.generateStream({ ...inputs, ...options, tokenizer: processor.tokenizer, signal: ac.signal })) {
+      if (event.token >= 0) newIds.push(event.token);
+      const text = stopFilter.push(event.text) + (event.finishReason ? stopFilter.flush() : '');
+      answer += text;
+      if (!a.json && text) out.write(text);
+      if (event.finishReason) finishReason = event.finishReason;
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  out.write(a.json ? `${JSON.stringify({ answer, prompt, new_ids: newIds, finish_reason: finishReason })}\n` : '\n');
+}
+
+export function parseAspect(value: string | undefined): 'crop' | 'pad' {
+  const aspect = value ?? 'crop';
+  if (aspect !== 'crop' && aspect !== 'pad') throw new UsageError(`--image-aspect-ratio must be crop or pad, got "${aspect}"`);
+  return aspect;
+}

@@ -1,0 +1,163 @@
+/**
+ * Generation settings: the caller's options over the checkpoint's generation_config.json over transformers'
+ * defaults, checked once, in the names transformers uses (camelCase here).
+ */
+import type { GenerationConfig } from '../config/generation_config.js';
+import type { TextConfig } from '../config/text_config.js';
+import { InputError } from '../errors.js';
+import type { VipLlavaTokenizer } from '../processor/tokenizer.js';
+import * as lp from './logits_process.js';
+
+export interface GenerationOptions {
+  /** New tokens to generate at most (default generation_config.json's, else 20). */
+  maxNewTokens?: number;
+  /** Total length, prompt included (maxNewTokens wins when both are given). */
+  maxLength?: number;
+  minLength?: number;
+  minNewTokens?: number;
+  doSample?: boolean;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  typicalP?: number;
+  epsilonCutoff?: number;
+  etaCutoff?: number;
+  repetitionPenalty?: number;
+  noRepeatNgramSize?: number;
+  badWordsIds?: number[][];
+  suppressTokens?: number[];
+  beginSuppressTokens?: number[];
+  /** [token ids, bias]: the bias is added to the last id's score when the ids before it end the sequence. */
+  sequenceBias?: Array<[number[], number]>;
+  numBeams?: number;
+  lengthPenalty?: number;
+  earlyStopping?: boolean | 'never';
+  numReturnSequences?: number;
+  eosTokenId?: number | number[];
+  padTokenId?: number;
+  /** Stop once any of these strings ends within the newest token (needs `tokenizer`). */
+  stopStrings?: string[];
+  /** Seconds; generation stops after the token that crosses it. */
+  maxTime?: number;
+  /** Seed for sampling (default: a random one). */
+  seed?: number;
+  /** Cancels generation; the tokens so far are kept. */
+  signal?: AbortSignal;
+  /** For stop strings and streamed text. */
+  tokenizer?: VipLlavaTokenizer;
+  /** Streamed events carry the log-probability of each chosen token under the processed distribution. */
+  outputLogprobs?: boolean;
+}
+
+export interface ResolvedGeneration {
+  maxLength: number;
+  doSample: boolean;
+  numBeams: number;
+  numReturnSequences: number;
+  lengthPenalty: number;
+  earlyStopping: boolean | 'never';
+  eos: number[];
+  pad: number;
+  stopStrings: string[];
+  maxTime: number | null;
+  seed: number | null;
+  /** Applied to every step's scores (log-probabilities in beam search), in transformers' order. */
+  processors: lp.LogitsProcessor[];
+}
+
+function check(ok: boolean, message: string): void {
+  if (!ok) throw new InputError(message);
+}
+
+/** Settings for a prompt of `promptLength` tokens. */
+export function resolveGeneration(o: GenerationOptions, g: GenerationConfig, text: TextConfig, modelPad: number | null, promptLength: number): ResolvedGeneration {
+  const pick = <T>(option: T | undefined, fromFile: T): T => (option !== undefined ? option : fromFile);
+  const eosRaw = o.eosTokenId ?? g.eos_token_id ?? text.eos_token_id;
+  const eos = eosRaw === null ? [] : Array.isArray(eosRaw) ? eosRaw : [eosRaw];
+  const pad = o.padTokenId ?? g.pad_token_id ?? modelPad ?? eos[0] ?? 0;
+
+  const maxNew = o.maxNewTokens ?? (o.maxLength === undefined ? g.max_new_tokens ?? undefined : undefined);
+  let maxLength: number;
+  if (maxNew !== undefined) {
+    check(Number.isInteger(maxNew) && maxNew >= 1, `maxNewTokens must be a positive integer, got ${maxNew}`);
+    maxLength = promptLength + maxNew;
+  } else if (o.maxLength !== undefined || g.max_length !== null) {
+    maxLength = (o.maxLength ?? g.max_length)!;
+    check(Number.isInteger(maxLength) && maxLength > promptLength, `maxLength (${maxLength}) must exceed the prompt length (${promptLength})`);
+  } else {
+    maxLength = Math.min(promptLength + 20, Math.max(text.max_position_embeddings, promptLength + 1)); // 20 new tokens by default
+  }
+
+  const doSample = pick(o.doSample, g.do_sample);
+  const numBeams = pick(o.numBeams, g.num_beams);
+  const numReturnSequences = pick(o.numReturnSequences, g.num_return_sequences);
+  check(Number.isInteger(numBeams) && numBeams >= 1, `numBeams must be a positive integer, got ${numBeams}`);
+  check(Number.isInteger(numReturnSequences) && numReturnSequences >= 1, `numReturnSequences must be a positive integer, got ${numReturnSequences}`);
+  if (numBeams > 1) check(numReturnSequences <= numBeams, `numReturnSequences (${numReturnSequences}) must be at most numBeams (${numBeams})`);
+  else if (!doSample) check(numReturnSequences === 1, 'greedy decoding returns one sequence per prompt; use doSample or numBeams for numReturnSequences > 1');
+
+  const stopStrings = o.stopStrings ?? g.stop_strings ?? [];
+  check(stopStrings.every((s) => typeof s === 'string' && s.length > 0), 'stopStrings must be non-empty strings');
+  if (stopStrings.length > 0) check(o.tokenizer !== undefined, 'stopStrings need the tokenizer: pass tokenizer (e.g. processor.tokenizer)');
+  const maxTime = o.maxTime ?? g.max_time;
+  if (maxTime !== null) check(maxTime > 0, `maxTime must be > 0 seconds, got ${maxTime}`);
+
+  // Processors, in _get_logits_processor's order.
+  const processors: lp.LogitsProcessor[] = [];
+  const sequenceBias = o.sequenceBias ?? g.sequence_bias;
+  if (sequenceBias?.length) processors.push(lp.sequenceBias(sequenceBias));
+  const repetition = pick(o.repetitionPenalty, g.repetition_penalty);
+  check(repetition > 0, `repetitionPenalty must be > 0, got ${repetition}`);
+  if (repetition !== 1) processors.push(lp.repetitionPenalty(repetition));
+  const ngram = pick(o.noRepeatNgramSize, g.no_repeat_ngram_size);
+  check(Number.isInteger(ngram) && ngram >= 0, `noRepeatNgramSize must be an integer >= 0, got ${ngram}`);
+  if (ngram > 0) processors.push(lp.noRepeatNgram(ngram));
+  const badWords = o.badWordsIds ?? g.bad_words_ids;
+  if (badWords?.length) processors.push(lp.noBadWords(badWords, eos));
+  const minNew = o.minNewTokens ?? g.min_new_tokens;
+  const minLength = minNew !== null && minNew !== undefined ? promptLength + minNew : pick(o.minLength, g.min_length);
+  if (eos.length > 0 && minLength > 0) processors.push(lp.minLength(minLength, eos));
+  const suppress = o.suppressTokens ?? g.suppress_tokens;
+  if (suppress?.length) processors.push(lp.suppressTokens(suppress));
+  const beginSuppress = o.beginSuppressTokens ?? g.begin_suppress_tokens;
+  if (beginSuppress?.length) processors.push(lp.suppressTokensAtBegin(beginSuppress, promptLength));
+  if (doSample) {
+    const minKeep = numBeams > 1 ? eos.length + 1 : 1;
+    const temperature = pick(o.temperature, g.temperature);
+    check(temperature > 0, `temperature must be > 0 when sampling, got ${temperature} (for greedy decoding leave doSample off)`);
+    if (temperature !== 1) processors.push(lp.temperature(temperature));
+    const topK = pick(o.topK, g.top_k);
+    check(Number.isInteger(topK) && topK >= 0, `topK must be an integer >= 0, got ${topK}`);
+    if (topK !== 0) processors.push(lp.topK(topK, minKeep));
+    const topP = pick(o.topP, g.top_p);
+    check(topP >= 0 && topP <= 1, `topP must be in [0, 1], got ${topP}`);
+    if (topP < 1) processors.push(lp.topP(topP, minKeep));
+    const minP = o.minP ?? g.min_p;
+    if (minP !== null && minP !== undefined) {
+      check(minP >= 0 && minP <= 1, `minP must be in [0, 1], got ${minP}`);
+      processors.push(lp.minP(minP, minKeep));
+    }
+    const typical = pick(o.typicalP, g.typical_p);
+    check(typical > 0 && typical <= 1, `typicalP must be in (0, 1], got ${typical}`);
+    if (typical < 1) processors.push(lp.typicalP(typical, minKeep));
+    const eps = pick(o.epsilonCutoff, g.epsilon_cutoff);
+    if (eps > 0 && eps < 1) processors.push(lp.epsilonCutoff(eps, minKeep));
+    const eta = pick(o.etaCutoff, g.eta_cutoff);
+    if (eta > 0 && eta < 1) processors.push(lp.etaCutoff(eta, minKeep));
+  }
+  return {
+    maxLength,
+    doSample,
+    numBeams,
+    numReturnSequences,
+    lengthPenalty: pick(o.lengthPenalty, g.length_penalty),
+    earlyStopping: pick(o.earlyStopping, g.early_stopping),
+    eos,
+    pad,
+    stopStrings,
+    maxTime,
+    seed: o.seed ?? null,
+    processors,
+  };
+}
