@@ -45,11 +45,11 @@ describe('vipllava chat', () => {
     try {
       let at = await pty.waitFor(/\[1 image\] > $/);
       pty.type('Describe everything.\r');
-      at = await pty.waitFor(/Describe everything\.\s*\n\S{20}/, at); // the answer is streaming
+      at = await pty.waitFor(/Describe everything\.\s*\n[^\n]{20}/, at); // the answer is streaming
       pty.type('\x03');
       at = await pty.waitFor(/\[cancelled\]\s*\n> $/, at);
       pty.type('Go on.\r');
-      at = await pty.waitFor(/Go on\.\s*\n\S{10}/, at);
+      at = await pty.waitFor(/Go on\.\s*\n[^\n]{10}/, at);
       pty.type('\x03');
       at = await pty.waitFor(/\[cancelled\]\s*\n> $/, at);
       pty.type('/reset\r');
