@@ -7,9 +7,8 @@ import type { DeviceTensor } from '../backend/backend.js';
 import { InputError } from '../errors.js';
 import type { KVCache } from '../models/kv_cache.js';
 import type { VipLlavaForConditionalGeneration } from '../models/vipllava.js';
-import { readMask } from '../models/vipllava.js';
 import * as ops from '../tensor/ops.js';
-import { readIntMatrix, Tensor, type IntInput } from '../tensor/tensor.js';
+import { readIntMatrix, readMask, Tensor, type IntInput } from '../tensor/tensor.js';
 import { beamSearch } from './beam_search.js';
 import { IncrementalDetokenizer } from './detokenizer.js';
 import { resolveGeneration, type GenerationOptions, type ResolvedGeneration } from './options.js';
@@ -132,7 +131,7 @@ export class MaskState {
  * rows per prompt (beams or return sequences), which is what transformers' expanded prefill computes.
  */
 export async function prefill(model: VipLlavaForConditionalGeneration, p: Prepared, cache: KVCache, mask: MaskState, expand: number): Promise<Float32Array> {
-  const keyMask = new MaskState(p, Int32Array.from({ length: p.batch }, (_, b) => b), p.promptLength).view(p.promptLength);
+  const keyMask = p.promptMask.includes(0) ? p.promptMask : undefined;
   const logits = await ops.read(
     model.step({ ids: p.prompt, batch: p.batch, seq: p.promptLength, positions: p.promptPositions, keyMask, cache, imageFeatures: p.imageFeatures, logitsToKeep: 1 }),
   );

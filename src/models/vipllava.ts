@@ -11,7 +11,7 @@ import { readJson } from '../config/fields.js';
 import { InputError, VipLlavaError } from '../errors.js';
 import { Snapshot, type ResolveOptions } from '../hub/resolve.js';
 import * as ops from '../tensor/ops.js';
-import { readIntMatrix, Tensor, type IntInput } from '../tensor/tensor.js';
+import { readIntMatrix, readMask, Tensor, type IntInput } from '../tensor/tensor.js';
 import { loadWeights, weightFiles, type WeightDtype } from '../weights/load.js';
 import { decodeTokens, generate, type GenerateOptions, type TokenEvent } from '../generation/generate.js';
 import { ClipVisionModel } from './clip_vision.js';
@@ -221,22 +221,6 @@ export class VipLlavaForConditionalGeneration extends Module {
   generateStream(options: GenerateOptions): AsyncGenerator<TokenEvent, Tensor<'int64'>> {
     return decodeTokens(this, options);
   }
-}
-
-/** [batch, length] 0/1 mask as bytes; undefined when every entry is 1 (nothing to mask). */
-export function readMask(input: IntInput, batch: number, length: number): Uint8Array | undefined {
-  const m = readIntMatrix(input, 'attentionMask');
-  if (m.rows !== batch || m.cols !== length) {
-    throw new InputError(`attentionMask must be [${batch}, ${length}] (past + current tokens), got [${m.rows}, ${m.cols}]`);
-  }
-  let allOnes = true;
-  const out = new Uint8Array(m.data.length);
-  m.data.forEach((v, i) => {
-    if (v !== 0 && v !== 1) throw new InputError(`attentionMask holds ${v}; only 0 and 1 are allowed`);
-    out[i] = v;
-    if (v === 0) allOnes = false;
-  });
-  return allOnes ? undefined : out;
 }
 
 function selectBackend(device: string | undefined): Backend {

@@ -121,3 +121,19 @@ export function readIntMatrix(input: IntInput, name: string): { data: Int32Array
   });
   return { data, rows, cols };
 }
+
+/** [batch, length] 0/1 mask as bytes; undefined when every entry is 1 (nothing to mask). */
+export function readMask(input: IntInput, batch: number, length: number): Uint8Array | undefined {
+  const m = readIntMatrix(input, 'attentionMask');
+  if (m.rows !== batch || m.cols !== length) {
+    throw new InputError(`attentionMask must be [${batch}, ${length}] (past + current tokens), got [${m.rows}, ${m.cols}]`);
+  }
+  let allOnes = true;
+  const out = new Uint8Array(m.data.length);
+  m.data.forEach((v, i) => {
+    if (v !== 0 && v !== 1) throw new InputError(`attentionMask holds ${v}; only 0 and 1 are allowed`);
+    out[i] = v;
+    if (v === 0) allOnes = false;
+  });
+  return allOnes ? undefined : out;
+}
