@@ -4,16 +4,17 @@
  * Ctrl-D, or /exit) leaves.
  */
 import { createInterface } from 'node:readline';
-import { ChatSession, StopStringFilter, VipLlavaForConditionalGeneration, VipLlavaProcessor, type ResolveOptions } from '../index.js';
+import { ChatSession, StopStringFilter, VipLlavaForConditionalGeneration, VipLlavaProcessor, type ImageInput, type ResolveOptions } from '../index.js';
 import { generationOptions } from './generation_flags.js';
+import { promptedInputs } from './generate_cmd.js';
 
 export interface ChatArgs {
   model: string;
   images: string[];
   system?: string;
   template?: string;
-  aspect: 'crop' | 'pad';
-  flags: Parameters<typeof generationOptions>[0];
+  aspect?: 'crop' | 'pad';
+  flags: Parameters<typeof promptedInputs>[0]['flags'];
   hub: ResolveOptions;
 }
 
@@ -22,9 +23,10 @@ const HELP = 'commands: /image <file> attaches an image to your next message, /r
 export async function chatCommand(a: ChatArgs): Promise<void> {
   const processor = await VipLlavaProcessor.fromPretrained(a.model, a.hub);
   const model = await VipLlavaForConditionalGeneration.fromPretrained(a.model, a.hub);
-  const session = new ChatSession(model, processor, { template: a.template, system: a.system, imageAspectRatio: a.aspect });
+  const { images, aspect } = await promptedInputs(a, undefined, (w) => process.stderr.write(`${w}\n`));
+  const session = new ChatSession(model, processor, { template: a.template, system: a.system, imageAspectRatio: aspect });
   const options = generationOptions(a.flags, a.template === undefined || a.template === 'hub');
-  let pending = [...a.images];
+  let pending: ImageInput[] = [...images];
   let generating: AbortController | null = null;
 
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY });

@@ -1,6 +1,7 @@
 /** `vipllava generate`: one question about zero or more images, the answer streamed as it is produced. */
-import { StopStringFilter, VipLlavaForConditionalGeneration, VipLlavaProcessor, type ChatMessage, type ContentPart, type ResolveOptions } from '../index.js';
+import { StopStringFilter, VipLlavaForConditionalGeneration, VipLlavaProcessor, type ChatMessage, type ContentPart, type ImageInput, type ResolveOptions } from '../index.js';
 import { generationOptions, UsageError } from './generation_flags.js';
+import { cropWarnings, drawOnImage, fillPromptText, visualPrompts } from './visual_prompt_flags.js';
 
 export interface GenerateArgs {
   model: string;
@@ -8,23 +9,44 @@ export interface GenerateArgs {
   prompt: string;
   system?: string;
   template?: string;
-  aspect: 'crop' | 'pad';
+  /** undefined: 'pad' when visual prompts are drawn, else 'crop'. */
+  aspect?: 'crop' | 'pad';
   json: boolean;
-  flags: Parameters<typeof generationOptions>[0];
+  flags: Parameters<typeof generationOptions>[0] & Parameters<typeof visualPrompts>[0];
   hub: ResolveOptions;
+}
+
+/** The images with the visual prompts drawn on the first, the question with {prompt} filled in, and the aspect mode. */
+export async function promptedInputs(a: Pick<GenerateArgs, 'images' | 'aspect' | 'flags'>, question: string | undefined, warn: (s: string) => void) {
+  const prompts = visualPrompts(a.flags);
+  const images: ImageInput[] = [...a.images];
+  let text = question;
+  let aspect = a.aspect ?? 'crop';
+  if (prompts.length > 0) {
+    if (images.length === 0) throw new UsageError('visual prompts are drawn on the first --image; give one');
+    const { image, drawn } = await drawOnImage(a.images[0], prompts, a.flags);
+    images[0] = image;
+    if (text !== undefined) text = fillPromptText(text, drawn);
+    aspect = a.aspect ?? 'pad'; // ViP-LLaVA saw whole images padded to a square, prompts included
+    if (aspect === 'crop') for (const w of cropWarnings(image, drawn)) warn(`vipllava: warning: ${w}`);
+  } else if (text !== undefined && /\{prompt\d*\}/.test(text)) {
+    throw new UsageError('{prompt} in the prompt, but no visual prompt was given (--box, --polygon or --point)');
+  }
+  return { images, text, aspect };
 }
 
 export async function generateCommand(a: GenerateArgs, out: NodeJS.WritableStream = process.stdout): Promise<void> {
   const processor = await VipLlavaProcessor.fromPretrained(a.model, a.hub);
   const model = await VipLlavaForConditionalGeneration.fromPretrained(a.model, a.hub);
+  const { images, text, aspect } = await promptedInputs(a, a.prompt, (w) => process.stderr.write(`${w}\n`));
   const messages: ChatMessage[] = [];
   if (a.system !== undefined) messages.push({ role: 'system', content: [{ type: 'text', text: a.system }] });
-  const content: ContentPart[] = [...a.images.map(() => ({ type: 'image' as const })), { type: 'text', text: a.prompt }];
+  const content: ContentPart[] = [...images.map(() => ({ type: 'image' as const })), { type: 'text', text: text! }];
   messages.push({ role: 'user', content });
   const hubTemplate = a.template === undefined || a.template === 'hub';
   const options = generationOptions(a.flags, hubTemplate);
   const prompt = processor.applyChatTemplate(messages, { addGenerationPrompt: true, template: a.template });
-  const inputs = await processor.process({ text: prompt, images: a.images, imageAspectRatio: a.aspect });
+  const inputs = await processor.process({ text: prompt, images, imageAspectRatio: aspect });
   const promptLength = inputs.inputIds.dims[1];
   const stopFilter = new StopStringFilter(options.stopStrings ?? []);
 
@@ -55,8 +77,7 @@ export async function generateCommand(a: GenerateArgs, out: NodeJS.WritableStrea
   out.write(a.json ? `${JSON.stringify({ answer, prompt, new_ids: newIds, finish_reason: finishReason })}\n` : '\n');
 }
 
-export function parseAspect(value: string | undefined): 'crop' | 'pad' {
-  const aspect = value ?? 'crop';
-  if (aspect !== 'crop' && aspect !== 'pad') throw new UsageError(`--image-aspect-ratio must be crop or pad, got "${aspect}"`);
-  return aspect;
+export function parseAspect(value: string | undefined): 'crop' | 'pad' | undefined {
+  if (value !== undefined && value !== 'crop' && value !== 'pad') throw new UsageError(`--image-aspect-ratio must be crop or pad, got "${value}"`);
+  return value;
 }

@@ -6,11 +6,14 @@ import { chatCommand } from './chat_cmd.js';
 import { generateCommand, parseAspect } from './generate_cmd.js';
 import { GENERATION_FLAGS, GENERATION_HELP, UsageError } from './generation_flags.js';
 import { infoCommand } from './info_cmd.js';
+import { drawCommand } from './draw_cmd.js';
+import { VISUAL_PROMPT_FLAGS, VISUAL_PROMPT_HELP } from './visual_prompt_flags.js';
 import { progressBar } from './progress_bar.js';
 
 const USAGE = `usage:
   vipllava generate --model <dir|hub-id> [--image <file> ...] --prompt "<question>" [options]
   vipllava chat --model <dir|hub-id> [--image <file> ...] [options]
+  vipllava draw --image <file> --box x1,y1,x2,y2 [--shape arrow] [--color red] -o <out.png>
   vipllava info --model <dir|hub-id>
   vipllava download <hub-id>
 
@@ -19,10 +22,11 @@ generate and chat options:
   --system TEXT             a system message
   --template hub|llava_v1   chat format (default: the checkpoint's template, else hub)
   --image-aspect-ratio crop|pad
-                            crop: centre crop as the hub processor does (default);
-                            pad: pad to a square first, as ViP-LLaVA was trained
+                            crop: centre crop as the hub processor does (default without visual prompts);
+                            pad: pad to a square first, as ViP-LLaVA was trained (default with them)
   --json                    (generate) print {"answer", "prompt", "new_ids", "finish_reason"}
 ${GENERATION_HELP}
+${VISUAL_PROMPT_HELP}
 common options:
   --revision R              hub branch, tag or commit (default main)
   --offline                 use only local folders and the Hugging Face cache
@@ -45,7 +49,9 @@ async function main(argv: string[]): Promise<void> {
       offline: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
+      output: { type: 'string', short: 'o' },
       ...GENERATION_FLAGS,
+      ...VISUAL_PROMPT_FLAGS,
     },
   });
   const [command, ...rest] = positionals;
@@ -74,6 +80,9 @@ async function main(argv: string[]): Promise<void> {
       return generateCommand({ ...common(), prompt: values.prompt, json: values.json });
     case 'chat':
       return chatCommand(common());
+    case 'draw':
+      console.log(await drawCommand(values.image?.[0], values.output, values));
+      return;
     case 'info':
       console.log(await infoCommand(model(), hub));
       return;

@@ -130,3 +130,16 @@ export async function loadImage(input: ImageInput, options: LoadImageOptions = {
   }
   return { width: input.width, height: input.height, data: toRgb(input.data, input.width, input.height, channels, false) };
 }
+
+/** Writes an RGB image to a file; the format follows the extension (png, jpg/jpeg, webp, tiff). */
+export async function saveImage(image: RgbImage, path: string): Promise<void> {
+  const ext = path.toLowerCase().split('.').pop();
+  if (!['png', 'jpg', 'jpeg', 'webp', 'tif', 'tiff'].includes(ext ?? '')) {
+    throw new InputError(`${path}: cannot tell the image format from the extension (use .png, .jpg, .webp or .tiff)`);
+  }
+  try {
+    await sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.length), { raw: { width: image.width, height: image.height, channels: 3 } }).toFile(path);
+  } catch (e) {
+    throw new InputError(`cannot write ${path}: ${(e as Error).message}`);
+  }
+}
