@@ -29,6 +29,7 @@ export { BUILTIN_TEMPLATES, LLAVA_SYSTEM_PROMPT, type ChatMessage, type ContentP
 export { IncrementalDetokenizer } from './generation/detokenizer.js';
 export { StopStringFilter } from './generation/stopping.js';
 export { saveImage } from './processor/image.js';
-export { drawVisualPrompts, cropWarnings, compositeOver, type VisualPrompt, type DrawOptions, type DrawnPrompt } from './visual_prompts/draw.js';
+export { drawVisualPrompts, drawPlan, cropWarnings, compositeOver, type VisualPrompt, type DrawOptions, type DrawnPrompt } from './visual_prompts/draw.js';
 export { PALETTE, SHAPES, SHAPE_WORDS, promptPhrase, parseColor, type ColorName, type ShapeName, type Rgb } from './visual_prompts/palette.js';
 export type { Plan, Box, FlatPolygon, Pt } from './visual_prompts/shapes.js';
+export { DEFAULT_MODEL } from './package_paths.js';

@@ -16,69 +16,13 @@ import sys
 
 import numpy as np
 import PIL
-from PIL import Image, ImageDraw
+from PIL import Image
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from vip_draw import render  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 OUT = os.path.join(ROOT, "tests", "fixtures", "goldens", "visual_prompts")
-
-
-def render(size, plan, rgba):
-    """The original's drawing functions with their random draws replaced by the plan's values."""
-    layer = Image.new("RGBA", size, (0, 0, 0, 0))
-    d = ImageDraw.Draw(layer)
-    shape = plan["shape"]
-    if shape == "rectangle":
-        left, top, right, bottom = plan["box"]
-        d.rectangle([(left, top), (right, bottom)], outline=rgba, width=plan["width"])
-    elif shape == "ellipse":
-        d.ellipse(plan["box"], outline=rgba, width=plan["width"])
-    elif shape == "triangle":
-        p = [tuple(v) for v in plan["vertices"]]
-        d.line([p[0], p[1], p[2], p[0]], fill=rgba, width=plan["width"], joint="curve")
-    elif shape == "point":
-        cx, cy = plan["center"]
-        xr = plan["radius"] * plan["aspect"]
-        yr = plan["radius"] / plan["aspect"]
-        d.ellipse([cx - xr, cy - yr, cx + xr, cy + yr], outline=rgba, fill=rgba)
-    elif shape == "scribble":
-        p0, p1, p2, p3 = plan["controls"]
-        prev = None
-        for t in np.linspace(0, 1, plan["samples"]):
-            x = (1 - t) ** 3 * p0[0] + 3 * (1 - t) ** 2 * t * p1[0] + 3 * (1 - t) * t**2 * p2[0] + t**3 * p3[0]
-            y = (1 - t) ** 3 * p0[1] + 3 * (1 - t) ** 2 * t * p1[1] + 3 * (1 - t) * t**2 * p2[1] + t**3 * p3[1]
-            cur = (x, y)
-            if prev:
-                d.line([prev, cur], fill=rgba, width=plan["width"])
-            prev = cur
-    elif shape == "mask_contour":
-        w = plan["width"]
-        for seg in plan["polygons"]:
-            coords = [(seg[i], seg[i + 1]) for i in range(0, len(seg), 2)]
-            for dx in range(-w, w + 1):
-                for dy in range(-w, w + 1):
-                    d.polygon([(x + dx, y + dy) for x, y in coords], outline=rgba)
-    elif shape == "mask":
-        for seg in plan["polygons"]:
-            coords = [(seg[i], seg[i + 1]) for i in range(0, len(seg), 2)]
-            d.polygon(coords, outline=None, fill=rgba, width=1)
-    elif shape == "arrow":
-        cx, cy = plan["tip"]
-        angle, length, head = plan["angle"], plan["length"], plan["head"]
-        end_x = cx + (length - head) * math.cos(angle)
-        end_y = cy + (length - head) * math.sin(angle)
-        if plan["wobble"] is not None:
-            mid_x = (cx + end_x) / 2 + plan["wobble"][0]
-            mid_y = (cy + end_y) / 2 + plan["wobble"][1]
-            d.line([(cx, cy), (mid_x, mid_y), (end_x, end_y)], fill=rgba, width=plan["width"])
-        else:
-            d.line([(cx, cy), (end_x, end_y)], fill=rgba, width=plan["width"])
-        b1 = (cx + head * math.cos(angle + math.pi / 3), cy + head * math.sin(angle + math.pi / 3))
-        b2 = (cx + head * math.cos(angle - math.pi / 3), cy + head * math.sin(angle - math.pi / 3))
-        if plan["filledHead"]:
-            d.polygon([b1, (cx, cy), b2], fill=rgba)
-        else:
-            d.line([b1, (cx, cy), b2], fill=rgba, width=plan["width"])
-    return layer
 
 
 def cases():

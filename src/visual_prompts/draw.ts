@@ -120,6 +120,13 @@ export function drawVisualPrompts(image: RgbImage, prompts: VisualPrompt[], opti
   return { image: current, prompts: drawn };
 }
 
+/** Draws one prompt again from its plan (a DrawnPrompt's, or one saved with a dataset) in the colour `ink`. */
+export function drawPlan(image: RgbImage, thePlan: Plan, ink: readonly [number, number, number, number]): RgbImage {
+  const layer = new Layer(image.width, image.height);
+  render(layer, thePlan, [ink[0], ink[1], ink[2], ink[3]]);
+  return compositeOver(image, layer);
+}
+
 function layerBounds(layer: Layer): Box | null {
   let x0 = Infinity;
   let y0 = Infinity;
