@@ -16,8 +16,8 @@ import type { Tensor } from '../tensor/tensor.js';
 export abstract class DeviceTensor {
   abstract readonly backend: Backend;
   abstract readonly dims: readonly number[];
-  /** float32 for activations; weights may stay float16/bfloat16. */
-  abstract readonly dtype: 'float32' | 'float16' | 'bfloat16';
+  /** float32 for activations; weights may stay float16/bfloat16, or be quantised by an engine that can. */
+  abstract readonly dtype: 'float32' | 'float16' | 'bfloat16' | 'q8_0' | 'q4_0';
   get size(): number {
     return this.dims.reduce((a, b) => a * b, 1);
   }
@@ -26,6 +26,13 @@ export abstract class DeviceTensor {
 /** Activation functions by their transformers names (ACT2FN keys). */
 export type Activation = 'gelu' | 'quick_gelu' | 'silu' | 'gelu_pytorch_tanh' | 'gelu_new' | 'relu';
 export const ACTIVATIONS: readonly Activation[] = ['gelu', 'quick_gelu', 'silu', 'gelu_pytorch_tanh', 'gelu_new', 'relu'];
+
+/**
+ * How a linear layer's weight is to be computed with, chosen at load: 'auto' keeps the stored dtype with fp32
+ * compute; 'bfloat16' multiplies bf16 weights by bf16-rounded activations; 'q8_0' / 'q4_0' quantise weights in
+ * 32-wide blocks (activations quantised to int8 per block). Engines without a format refuse it in check().
+ */
+export type LinearFormat = 'auto' | 'bfloat16' | 'q8_0' | 'q4_0';
 
 export interface AttentionOptions {
   numHeads: number;
@@ -50,8 +57,11 @@ export interface Backend {
   check(needs: { weightDtypes: readonly string[]; activations: readonly Activation[] }): void;
 
   // -- memory -------------------------------------------------------------------------------------------
-  /** Takes ownership of a weight; `keepDtype` false widens half weights to float32. */
-  upload(t: Tensor, keepDtype: boolean): DeviceTensor;
+  /**
+   * Takes ownership of a weight; `keepDtype` false widens half weights to float32. `linear` marks the weight
+   * of a linear layer ([out, ...in]) and the format it is to be computed in; engines may repack it.
+   */
+  upload(t: Tensor, keepDtype: boolean, linear?: LinearFormat): DeviceTensor;
   fromHost(data: Float32Array, dims: readonly number[]): DeviceTensor;
   zeros(dims: readonly number[]): DeviceTensor;
   /** The only op that waits: the tensor's values as float32. */

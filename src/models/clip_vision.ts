@@ -13,7 +13,7 @@ class PatchEmbedding extends Module {
   weight: Parameter;
   constructor(c: ClipVisionConfig) {
     super();
-    this.weight = new Parameter([c.hidden_size, c.num_channels, c.patch_size, c.patch_size]);
+    this.weight = new Parameter([c.hidden_size, c.num_channels, c.patch_size, c.patch_size], true); // used as a linear over patches
   }
 }
 

@@ -10,7 +10,11 @@ import { VipLlavaError } from '../errors.js';
 /** A weight slot: the shape the config implies, and the loaded tensor. */
 export class Parameter {
   private loaded: DeviceTensor | null = null;
-  constructor(readonly shape: readonly number[]) {}
+  /** `linear`: the weight of a linear layer ([out, ...in]), which engines may repack and quantise. */
+  constructor(
+    readonly shape: readonly number[],
+    readonly linear = false,
+  ) {}
 
   get value(): DeviceTensor {
     if (!this.loaded) throw new VipLlavaError('parameter used before the checkpoint was loaded');
@@ -46,7 +50,7 @@ export class Linear extends Module {
   bias: Parameter | null;
   constructor(inFeatures: number, outFeatures: number, bias: boolean) {
     super();
-    this.weight = new Parameter([outFeatures, inFeatures]);
+    this.weight = new Parameter([outFeatures, inFeatures], true);
     this.bias = bias ? new Parameter([outFeatures]) : null;
   }
 

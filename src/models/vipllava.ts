@@ -5,6 +5,8 @@
  */
 import type { Backend, DeviceTensor } from '../backend/backend.js';
 import { ReferenceBackend } from '../backend/cpu/reference_backend.js';
+import { NativeBackend } from '../backend/cpu/native_backend.js';
+import { nativeAddon, nativeFailure } from '../backend/cpu/native_addon.js';
 import { DEFAULT_GENERATION_CONFIG, readGenerationConfig, type GenerationConfig } from '../config/generation_config.js';
 import { VipLlavaConfig } from '../config/vipllava_config.js';
 import { readJson } from '../config/fields.js';
@@ -12,7 +14,7 @@ import { InputError, VipLlavaError } from '../errors.js';
 import { Snapshot, type ResolveOptions } from '../hub/resolve.js';
 import * as ops from '../tensor/ops.js';
 import { readIntMatrix, readMask, Tensor, type IntInput } from '../tensor/tensor.js';
-import { loadWeights, weightFiles, type WeightDtype } from '../weights/load.js';
+import { loadWeights, WEIGHT_DTYPES, weightFiles, type WeightDtype } from '../weights/load.js';
 import { decodeTokens, generate, type GenerateOptions, type TokenEvent } from '../generation/generate.js';
 import { ClipVisionModel } from './clip_vision.js';
 import { KVCache } from './kv_cache.js';
@@ -22,11 +24,24 @@ import { Linear, Module, namedParameters } from './modules.js';
 import { VipLlavaMultiModalProjector } from './projector.js';
 
 export interface FromPretrainedOptions extends ResolveOptions {
-  /** Weight storage: "auto" keeps the checkpoint's dtype (compute is float32 either way). */
+  /**
+   * Weights at run time: "auto" keeps the checkpoint's dtype with float32 compute; "float32" / "float16"
+   * convert storage; "bfloat16" computes linear layers in bf16; "q8_0" / "q4_0" quantise the language model's
+   * linear layers (native engine only). See WeightDtype.
+   */
   dtype?: WeightDtype;
-  /** Where to run. Only "cpu" (the reference TypeScript engine) exists so far. */
+  /** With q8_0 / q4_0, quantise the vision tower and projector too (default false). */
+  quantizeVision?: boolean;
+  /** Where to run. Only "cpu" exists so far. */
   device?: 'cpu';
-  /** An engine instance to use instead of `device`. */
+  /**
+   * Which CPU engine: "native" (the compiled SIMD engine), "reference" (the plain TypeScript oracle), or "auto"
+   * (default; $VIPLLAVA_ENGINE if set, else native when it loads, saying once when it does not).
+   */
+  engine?: 'auto' | 'native' | 'reference';
+  /** Compute threads of the native engine (default: the physical cores). */
+  threads?: number;
+  /** An engine instance to use instead of `device` / `engine`. */
   backend?: Backend;
 }
 
@@ -91,15 +106,16 @@ export class VipLlavaForConditionalGeneration extends Module {
     const configFile = await snapshot.file('config.json');
     const config = VipLlavaConfig.fromDict(await readJson(configFile), configFile);
     const generationConfig = await readGenerationConfig(await snapshot.optionalFile('generation_config.json'));
-    const backend = options.backend ?? selectBackend(options.device);
+    const backend = options.backend ?? selectBackend(options);
     const model = new VipLlavaForConditionalGeneration(config, generationConfig, backend);
     const dtype = options.dtype ?? 'auto';
+    if (!WEIGHT_DTYPES.includes(dtype)) throw new InputError(`dtype must be one of ${WEIGHT_DTYPES.join(', ')}, got "${dtype}"`);
     backend.check({
       weightDtypes: [dtype === 'auto' ? config.dtype ?? 'float32' : dtype],
       activations: [config.vision_config.hidden_act, config.text_config.hidden_act, config.projector_hidden_act],
     });
     const files = await weightFiles(snapshot);
-    await loadWeights(files, namedParameters(model), backend, { dtype, onProgress: options.onProgress });
+    await loadWeights(files, namedParameters(model), backend, { dtype, quantizeVision: options.quantizeVision, onProgress: options.onProgress });
     return model;
   }
 
@@ -223,7 +239,19 @@ export class VipLlavaForConditionalGeneration extends Module {
   }
 }
 
-function selectBackend(device: string | undefined): Backend {
-  if (device === undefined || device === 'cpu') return new ReferenceBackend();
-  throw new VipLlavaError(`device "${device}" is not available (supported: "cpu")`);
+let warnedNoNative = false;
+
+function selectBackend({ device, engine = 'auto', threads }: FromPretrainedOptions): Backend {
+  if (device !== undefined && device !== 'cpu') throw new VipLlavaError(`device "${device}" is not available (supported: "cpu")`);
+  const choice = engine === 'auto' ? process.env.VIPLLAVA_ENGINE || 'auto' : engine;
+  if (choice !== 'auto' && choice !== 'native' && choice !== 'reference') {
+    throw new InputError(`engine must be "auto", "native" or "reference", got "${choice}"${engine === 'auto' ? ' (from $VIPLLAVA_ENGINE)' : ''}`);
+  }
+  if (choice === 'reference') return new ReferenceBackend();
+  if (choice === 'native' || nativeAddon()) return new NativeBackend({ threads });
+  if (!warnedNoNative) {
+    warnedNoNative = true;
+    process.emitWarning(`the native CPU engine is not available (${nativeFailure()}); running on the reference TypeScript kernels, which are far slower`, { code: 'VIPLLAVA_NO_NATIVE' });
+  }
+  return new ReferenceBackend();
 }

@@ -4,7 +4,7 @@
  */
 import { statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import type { Backend } from '../backend/backend.js';
+import type { Backend, LinearFormat } from '../backend/backend.js';
 import { WeightsError } from '../errors.js';
 import type { Snapshot } from '../hub/resolve.js';
 import type { OnProgress } from '../hub/progress.js';
@@ -15,7 +15,14 @@ import { canonicalKey } from './key_map.js';
 import { SafetensorsFile } from './safetensors.js';
 import { readJson } from '../config/fields.js';
 
-export type WeightDtype = 'auto' | 'float32' | 'float16' | 'bfloat16';
+/**
+ * Weights at run time. 'auto' keeps the checkpoint's dtype; 'float32' / 'float16' convert storage (compute is
+ * float32). 'bfloat16' stores bf16 and, on engines that have it, multiplies linear layers in bf16. 'q8_0' /
+ * 'q4_0' quantise the language model's linear layers in 32-wide blocks (the vision tower and projector too
+ * with `quantizeVision`), other weights staying as stored.
+ */
+export type WeightDtype = 'auto' | 'float32' | 'float16' | 'bfloat16' | 'q8_0' | 'q4_0';
+export const WEIGHT_DTYPES: readonly WeightDtype[] = ['auto', 'float32', 'float16', 'bfloat16', 'q8_0', 'q4_0'];
 
 /** The weight files of a checkpoint: the shards its index names, or model.safetensors. */
 export async function weightFiles(snapshot: Snapshot): Promise<string[]> {
@@ -42,12 +49,20 @@ export async function weightFiles(snapshot: Snapshot): Promise<string[]> {
 }
 
 function convert(t: Tensor, to: WeightDtype): Tensor {
-  if (to === 'auto' || to === t.dtype || to === 'float32') return t;
+  if (to === 'auto' || to === t.dtype || to === 'float32' || to === 'q8_0' || to === 'q4_0') return t;
   const values = t.toFloat32();
   const round = to === 'float16' ? float32ToHalf : float32ToBfloat16;
   const out = new Uint16Array(values.length);
   for (let i = 0; i < values.length; i++) out[i] = round(values[i]);
   return new Tensor(to, out, t.dims);
+}
+
+/** The compute format of one linear weight under a load dtype. */
+function linearFormat(key: string, dtype: WeightDtype, quantizeVision: boolean): LinearFormat {
+  if (dtype === 'bfloat16') return 'bfloat16';
+  if (dtype !== 'q8_0' && dtype !== 'q4_0') return 'auto';
+  const language = key.startsWith('model.language_model.') || key.startsWith('lm_head.');
+  return language || quantizeVision ? dtype : 'auto';
 }
 
 /**
@@ -58,7 +73,7 @@ export async function loadWeights(
   files: readonly string[],
   params: Map<string, Parameter>,
   backend: Backend,
-  { dtype = 'auto', onProgress }: { dtype?: WeightDtype; onProgress?: OnProgress } = {},
+  { dtype = 'auto', quantizeVision = false, onProgress }: { dtype?: WeightDtype; quantizeVision?: boolean; onProgress?: OnProgress } = {},
 ): Promise<void> {
   const sizes = files.map((f) => statSync(f).size);
   const total = sizes.reduce((a, b) => a + b, 0);
@@ -79,7 +94,7 @@ export async function loadWeights(
           throw new WeightsError(`${basename(path)}: tensor "${entry.name}" has shape [${entry.shape.join(', ')}] but the config implies [${want}]`);
         }
         const tensor = convert(await file.read(entry.name), dtype);
-        param.value = backend.upload(tensor, dtype !== 'float32');
+        param.value = backend.upload(tensor, dtype !== 'float32', param.linear ? linearFormat(key, dtype, quantizeVision) : undefined);
         source.set(key, entry.name);
         onProgress?.({ stage: 'load', file: basename(path), loaded: filesDone + entry.end, total });
       }

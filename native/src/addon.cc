@@ -1,0 +1,340 @@
+// Node-API surface of the native engine. Every op call checks nothing (the TypeScript wrapper has checked
+// shapes), takes references to its buffers, and enqueues work on the executor thread; only read() and
+// flush() return promises. Compute therefore never runs on the JavaScript thread.
+#include <napi.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels.h"
+#include "ops.h"
+#include "pack.h"
+#include "runtime.h"
+
+namespace {
+
+using vip::BufferPtr;
+
+struct Engine {
+  const vip::Kernels* kernels;
+  std::unique_ptr<vip::Executor> exec;
+  Napi::ThreadSafeFunction tsfn;
+  int pending = 0;  // promises not yet settled (the tsfn keeps the process alive while > 0)
+};
+Engine* g = nullptr;
+
+struct Holder {
+  BufferPtr buf;
+};
+
+Napi::Value wrap(Napi::Env env, BufferPtr b) {
+  Napi::MemoryManagement::AdjustExternalMemory(env, int64_t(b->bytes));
+  return Napi::External<Holder>::New(env, new Holder{std::move(b)}, [](Napi::Env e, Holder* h) {
+    Napi::MemoryManagement::AdjustExternalMemory(e, -int64_t(h->buf->bytes));
+    delete h;
+  });
+}
+
+BufferPtr buf(const Napi::Value& v) { return v.As<Napi::External<Holder>>().Data()->buf; }
+BufferPtr buf_or_null(const Napi::Value& v) { return v.IsNull() || v.IsUndefined() ? nullptr : buf(v); }
+int64_t i64(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().Int64Value(); }
+double f64(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().DoubleValue(); }
+
+template <class T>
+std::vector<T> copy_array(const Napi::Value& v) {
+  if (v.IsNull() || v.IsUndefined()) return {};
+  auto a = v.As<Napi::TypedArray>();
+  const size_t bytes = a.ByteLength();
+  std::vector<T> out(bytes / sizeof(T));
+  std::memcpy(out.data(), static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset(), bytes);
+  return out;
+}
+
+vip::Ctx ctx() { return {*g->kernels, g->exec->pool()}; }
+
+void submit(std::function<void()> op) { g->exec->submit(std::move(op)); }
+
+// A promise settled on the JavaScript thread once the queue reaches it.
+struct Settle {
+  Napi::Promise::Deferred deferred;
+  std::vector<float> data;
+  bool with_data;
+  std::string error;
+};
+
+void settle_on_js(Napi::Env env, Napi::Function, Settle* s) {
+  if (env != nullptr) {
+    if (!s->error.empty()) {
+      s->deferred.Reject(Napi::Error::New(env, "native engine: " + s->error).Value());
+    } else if (s->with_data) {
+      auto arr = Napi::Float32Array::New(env, s->data.size());
+      std::memcpy(arr.Data(), s->data.data(), s->data.size() * 4);
+      s->deferred.Resolve(arr);
+    } else {
+      s->deferred.Resolve(env.Undefined());
+    }
+    if (--g->pending == 0) g->tsfn.Unref(env);
+  }
+  delete s;
+}
+
+Napi::Promise enqueue_settle(Napi::Env env, std::function<void(Settle*)> fill, bool with_data) {
+  auto* s = new Settle{Napi::Promise::Deferred::New(env), {}, with_data, {}};
+  if (g->pending++ == 0) g->tsfn.Ref(env);
+  Napi::Promise p = s->deferred.Promise();
+  submit([s, fill] {
+    try {
+      fill(s);
+    } catch (const std::exception& e) {
+      s->error = e.what();
+    }
+    const std::string err = g->exec->take_error();
+    if (s->error.empty() && !err.empty()) s->error = err;
+    g->tsfn.BlockingCall(s, [](Napi::Env env, Napi::Function fn, Settle* st) { settle_on_js(env, fn, st); });
+  });
+  return p;
+}
+
+// ---- memory ------------------------------------------------------------------------------------------------
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  auto o = Napi::Object::New(info.Env());
+  o.Set("isa", g->kernels->isa);
+  o.Set("threads", g->exec->threads());
+  o.Set("physicalCores", vip::physical_cores());
+  o.Set("liveBytes", double(vip::live_bytes()));
+  return o;
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  g->exec->set_threads(int(std::max<int64_t>(1, i64(info, 0))));
+  return info.Env().Undefined();
+}
+
+Napi::Value SetKernels(const Napi::CallbackInfo& info) {
+  const std::string isa = info[0].As<Napi::String>();
+  const std::string best = vip::cpu_features();
+  if (isa == "portable") g->kernels = &vip::kernels_portable();
+#ifdef VIP_X86
+  else if (isa == "avx2" && best != "portable") g->kernels = &vip::kernels_avx2();
+  else if (isa == "avx512" && best == "avx512") g->kernels = &vip::kernels_avx512();
+#endif
+  else throw Napi::Error::New(info.Env(), "this CPU cannot run the \"" + isa + "\" kernels (best: " + best + ")");
+  return info.Env().Undefined();
+}
+
+Napi::Value Alloc(const Napi::CallbackInfo& info) {
+  return wrap(info.Env(), std::make_shared<vip::Buffer>(size_t(i64(info, 0)), info[1].As<Napi::Boolean>()));
+}
+
+Napi::Value FromHost(const Napi::CallbackInfo& info) {
+  auto a = info[0].As<Napi::TypedArray>();
+  auto b = std::make_shared<vip::Buffer>(a.ByteLength(), false);
+  std::memcpy(b->data, static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset(), a.ByteLength());
+  return wrap(info.Env(), b);
+}
+
+// packWeight(typedArray, srcType, n, k, format): the checkpoint's [n, k] matrix repacked for linear().
+Napi::Value PackWeight(const Napi::CallbackInfo& info) {
+  auto a = info[0].As<Napi::TypedArray>();
+  const auto st = vip::SrcType(i64(info, 1));
+  const int64_t n = i64(info, 2), k = i64(info, 3);
+  const auto f = vip::Format(i64(info, 4));
+  auto b = std::make_shared<vip::Buffer>(vip::packed_bytes(f, n, k), false);
+  vip::pack_matrix(f, static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset(), st, n, k, b->data);
+  return wrap(info.Env(), b);
+}
+
+// packBuffer(dst, src, srcType, n, k, format): the same, queued, from a buffer already on the engine
+Napi::Value PackBuffer(const Napi::CallbackInfo& info) {
+  BufferPtr d = buf(info[0]), s = buf(info[1]);
+  const auto st = vip::SrcType(i64(info, 2));
+  const int64_t n = i64(info, 3), k = i64(info, 4);
+  const auto f = vip::Format(i64(info, 5));
+  submit([=] { vip::pack_matrix(f, s->data, st, n, k, d->data); });
+  return info.Env().Undefined();
+}
+
+Napi::Value PackedBytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(vip::packed_bytes(vip::Format(i64(info, 0)), i64(info, 1), i64(info, 2))));
+}
+
+// read(buffer, srcType, offset, count) → Promise<Float32Array>
+Napi::Value Read(const Napi::CallbackInfo& info) {
+  BufferPtr b = buf(info[0]);
+  const auto st = vip::SrcType(i64(info, 1));
+  const int64_t off = i64(info, 2), n = i64(info, 3);
+  return enqueue_settle(info.Env(), [b, st, off, n](Settle* s) {
+    s->data.resize(size_t(n));
+    if (st == vip::SRC_F32) {
+      std::memcpy(s->data.data(), b->as<float>() + off, size_t(n) * 4);
+    } else {
+      const uint16_t* src = b->as<uint16_t>() + off;
+      for (int64_t i = 0; i < n; ++i) s->data[i] = st == vip::SRC_F16 ? vip::half_to_float(src[i]) : vip::bf16_to_float(src[i]);
+    }
+  }, true);
+}
+
+// readPacked(buffer, format, n, k) → Promise<Float32Array>: a packed weight back as [n, k] float32
+Napi::Value ReadPacked(const Napi::CallbackInfo& info) {
+  BufferPtr b = buf(info[0]);
+  const auto f = vip::Format(i64(info, 1));
+  const int64_t n = i64(info, 2), k = i64(info, 3);
+  return enqueue_settle(info.Env(), [b, f, n, k](Settle* s) {
+    s->data.resize(size_t(n * k));
+    vip::unpack_matrix(f, b->data, n, k, s->data.data());
+  }, true);
+}
+
+Napi::Value Flush(const Napi::CallbackInfo& info) {
+  return enqueue_settle(info.Env(), [](Settle*) {}, false);
+}
+
+// ---- layout ------------------------------------------------------------------------------------------------
+// widen(dst, src, srcType, count): half weights → float32
+Napi::Value Widen(const Napi::CallbackInfo& info) {
+  BufferPtr d = buf(info[0]), s = buf(info[1]);
+  const auto st = vip::SrcType(i64(info, 2));
+  const int64_t n = i64(info, 3);
+  submit([d, s, st, n] {
+    float* out = d->as<float>();
+    const uint16_t* in = s->as<uint16_t>();
+    ctx().pool.run(n, 1 << 14, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) out[i] = st == vip::SRC_F16 ? vip::half_to_float(in[i]) : vip::bf16_to_float(in[i]);
+    });
+  });
+  return info.Env().Undefined();
+}
+
+// copy2d(dst, dstOffset, dstStride, src, srcOffset, srcStride, rows, rowLength), in float32 elements
+Napi::Value Copy2d(const Napi::CallbackInfo& info) {
+  BufferPtr d = buf(info[0]), s = buf(info[3]);
+  const int64_t doff = i64(info, 1), dstride = i64(info, 2), soff = i64(info, 4), sstride = i64(info, 5), rows = i64(info, 6), len = i64(info, 7);
+  submit([=] {
+    float* out = d->as<float>() + doff;
+    const float* in = s->as<float>() + soff;
+    ctx().pool.run(rows, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(1, len)), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) std::memmove(out + r * dstride, in + r * sstride, size_t(len) * 4);
+    });
+  });
+  return info.Env().Undefined();
+}
+
+// gather(dst, table, srcType, ids, width): rows of a [V, width] table (embedding lookup)
+Napi::Value Gather(const Napi::CallbackInfo& info) {
+  BufferPtr d = buf(info[0]), t = buf(info[1]);
+  const auto st = vip::SrcType(i64(info, 2));
+  auto ids = copy_array<int32_t>(info[3]);
+  const int64_t h = i64(info, 4);
+  submit([d, t, st, ids = std::move(ids), h] {
+    float* out = d->as<float>();
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const int64_t row = ids[i];
+      if (st == vip::SRC_F32) {
+        std::memcpy(out + i * h, t->as<float>() + row * h, size_t(h) * 4);
+      } else {
+        const uint16_t* src = t->as<uint16_t>() + row * h;
+        for (int64_t j = 0; j < h; ++j) out[i * h + j] = st == vip::SRC_F16 ? vip::half_to_float(src[j]) : vip::bf16_to_float(src[j]);
+      }
+    }
+  });
+  return info.Env().Undefined();
+}
+
+// ---- math --------------------------------------------------------------------------------------------------
+// linear(y, x, w, bias, m, k, n, format)
+Napi::Value Linear(const Napi::CallbackInfo& info) {
+  BufferPtr y = buf(info[0]), x = buf(info[1]), w = buf(info[2]), bias = buf_or_null(info[3]);
+  const int64_t m = i64(info, 4), k = i64(info, 5), n = i64(info, 6);
+  const auto f = vip::Format(i64(info, 7));
+  submit([=] { vip::linear(ctx(), y->as<float>(), x->as<float>(), w->data, bias ? bias->as<float>() : nullptr, m, k, n, f); });
+  return info.Env().Undefined();
+}
+
+Napi::Value Add(const Napi::CallbackInfo& info) {
+  BufferPtr y = buf(info[0]), a = buf(info[1]), b = buf(info[2]);
+  const int64_t n = i64(info, 3), nb = i64(info, 4);
+  submit([=] { vip::add(ctx(), y->as<float>(), a->as<float>(), b->as<float>(), n, nb); });
+  return info.Env().Undefined();
+}
+
+Napi::Value Mul(const Napi::CallbackInfo& info) {
+  BufferPtr y = buf(info[0]), a = buf(info[1]), b = buf(info[2]);
+  const int64_t n = i64(info, 3);
+  submit([=] { vip::mul(ctx(), y->as<float>(), a->as<float>(), b->as<float>(), n); });
+  return info.Env().Undefined();
+}
+
+Napi::Value Activation(const Napi::CallbackInfo& info) {
+  BufferPtr y = buf(info[0]), x = buf(info[1]);
+  const int64_t n = i64(info, 2);
+  const auto kind = vip::Act(i64(info, 3));
+  submit([=] { vip::activation(ctx(), y->as<float>(), x->as<float>(), n, kind); });
+  return info.Env().Undefined();
+}
+
+Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
+  BufferPtr y = buf(info[0]), x = buf(info[1]), w = buf(info[2]), b = buf(info[3]);
+  const int64_t rows = i64(info, 4), h = i64(info, 5);
+  const float eps = float(f64(info, 6));
+  submit([=] { vip::layer_norm(ctx(), y->as<float>(), x->as<float>(), w->as<float>(), b->as<float>(), rows, h, eps); });
+  return info.Env().Undefined();
+}
+
+Napi::Value RmsNorm(const Napi::CallbackInfo& info) {
+  BufferPtr y = buf(info[0]), x = buf(info[1]), w = buf(info[2]);
+  const int64_t rows = i64(info, 3), h = i64(info, 4);
+  const float eps = float(f64(info, 5));
+  submit([=] { vip::rms_norm(ctx(), y->as<float>(), x->as<float>(), w->as<float>(), rows, h, eps); });
+  return info.Env().Undefined();
+}
+
+// rope(y, x, rows, width, positions, headDim, invFreq, scaling)
+Napi::Value Rope(const Napi::CallbackInfo& info) {
+  BufferPtr y = buf(info[0]), x = buf(info[1]);
+  const int64_t rows = i64(info, 2), width = i64(info, 3), hd = i64(info, 5);
+  auto pos = copy_array<int32_t>(info[4]);
+  auto inv = copy_array<float>(info[6]);
+  const float scaling = float(f64(info, 7));
+  submit([=, pos = std::move(pos), inv = std::move(inv)] { vip::rope(ctx(), y->as<float>(), x->as<float>(), rows, width, pos, hd, inv, scaling); });
+  return info.Env().Undefined();
+}
+
+// attention(out, q, k, v, [batch, seq, kvRows, heads, kvHeads, headDim, kvLength, past, window], scale, keyMask)
+Napi::Value Attention(const Napi::CallbackInfo& info) {
+  BufferPtr o = buf(info[0]), q = buf(info[1]), k = buf(info[2]), v = buf(info[3]);
+  auto dims = copy_array<double>(info[4]);
+  vip::AttentionShape s{int64_t(dims[0]), int64_t(dims[1]), int64_t(dims[2]), int64_t(dims[3]), int64_t(dims[4]), int64_t(dims[5]), int64_t(dims[6]),
+                        float(f64(info, 5)), int64_t(dims[7]), int64_t(dims[8])};
+  auto mask = copy_array<uint8_t>(info[6]);
+  submit([=, mask = std::move(mask)] { vip::attention(ctx(), o->as<float>(), q->as<float>(), k->as<float>(), v->as<float>(), s, mask); });
+  return info.Env().Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  if (!g) {
+    g = new Engine();
+    const std::string best = vip::cpu_features();
+    g->kernels = &vip::kernels_portable();
+#ifdef VIP_X86
+    if (best == "avx512") g->kernels = &vip::kernels_avx512();
+    else if (best == "avx2") g->kernels = &vip::kernels_avx2();
+#endif
+    g->exec.reset(new vip::Executor(vip::physical_cores()));
+    g->tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "vipllava-native", 0, 1);
+    g->tsfn.Unref(env);
+  }
+  const std::pair<const char*, Napi::Function::Callback> fns[] = {
+      {"info", Info}, {"setThreads", SetThreads}, {"setKernels", SetKernels}, {"alloc", Alloc}, {"fromHost", FromHost},
+      {"packWeight", PackWeight}, {"packBuffer", PackBuffer}, {"packedBytes", PackedBytes}, {"read", Read}, {"readPacked", ReadPacked}, {"flush", Flush}, {"widen", Widen},
+      {"copy2d", Copy2d}, {"gather", Gather}, {"linear", Linear}, {"add", Add}, {"mul", Mul}, {"activation", Activation},
+      {"layerNorm", LayerNorm}, {"rmsNorm", RmsNorm}, {"rope", Rope}, {"attention", Attention},
+  };
+  for (const auto& [name, fn] : fns) exports.Set(name, Napi::Function::New(env, fn, name));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(vipllava_native, Init)

@@ -1,0 +1,70 @@
+// The kernel table: one instance per instruction set (portable C++, AVX2+FMA, AVX-512), chosen at run time.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace vip {
+
+// Linear-layer weights are repacked at load time into panels of PANEL output features, k-major inside a
+// panel, so a micro-kernel multiplies a few activation rows by a whole panel with broadcast-FMAs.
+constexpr int PANEL = 32;
+constexpr int QBLOCK = 32;  // quantisation block along k (llama.cpp's Q8_0 / Q4_0 block size)
+
+enum Format : int {
+  PANEL_F32 = 0,      // float    [panels][K][32]
+  PANEL_F16 = 1,      // fp16     [panels][K][32], fp32 compute
+  PANEL_BF16 = 2,     // bf16     [panels][K][32], fp32 compute
+  PANEL_BF16DOT = 3,  // bf16     [panels][Kp/2][32][2], bf16 products (vdpbf16ps), Kp = K rounded up to 2
+  PANEL_Q8 = 4,       // per panel, per 32-wide k block: u8 (q + 128) [8][32][4], fp16 scales [32]
+  PANEL_Q4 = 5,       // per panel, per 32-wide k block: nibbles (q + 8) [8][64] (two k-steps a byte), fp16 scales [32]
+};
+
+// Bytes of one panel of K inputs in a format.
+size_t panel_bytes(Format f, int64_t k);
+
+// Activations prepared for a quantised or bf16 GEMM (one row per input row).
+struct QuantRows {
+  int8_t* q;        // [m][Kp] int8 values
+  float* scale;     // [m][Kp/32]
+  int32_t* sum;     // [m][Kp/32] Σ q over the block (for the weight offset correction)
+};
+
+struct Kernels {
+  const char* isa;
+  // y[r, 0:cols] = (accumulate ? y : 0) + Σ_{k in [k0, k1)} x[r, k] · panel[k, 0:cols] for r < m.
+  // x rows are ldx apart, y rows ldy apart; cols ≤ 32 (the last panel may be partial).
+  void (*gemm_f32)(const float* x, int64_t ldx, int m, const float* panel, int64_t k0, int64_t k1, float* y, int64_t ldy, int cols, bool accumulate);
+  void (*gemm_f16)(const float* x, int64_t ldx, int m, const uint16_t* panel, int64_t k0, int64_t k1, float* y, int64_t ldy, int cols, bool accumulate);
+  void (*gemm_bf16)(const float* x, int64_t ldx, int m, const uint16_t* panel, int64_t k0, int64_t k1, float* y, int64_t ldy, int cols, bool accumulate);
+  // bf16 activations xb [m][ldx] (bf16), k0, k1 even.
+  void (*gemm_bf16dot)(const uint16_t* xb, int64_t ldx, int m, const uint16_t* panel, int64_t k0, int64_t k1, float* y, int64_t ldy, int cols, bool accumulate);
+  // Quantised: blocks [b0, b1) of 32; x quantised per row and block; panel points at the panel's first block.
+  void (*gemm_q8)(const QuantRows& x, int64_t ldq, int m, const uint8_t* panel, int64_t b0, int64_t b1, float* y, int64_t ldy, int cols, bool accumulate);
+  void (*gemm_q4)(const QuantRows& x, int64_t ldq, int m, const uint8_t* panel, int64_t b0, int64_t b1, float* y, int64_t ldy, int cols, bool accumulate);
+  float (*dot)(const float* a, const float* b, int64_t n);
+  // y += a · x
+  void (*axpy)(float a, const float* x, float* y, int64_t n);
+  // x[i] = exp(x[i] - shift) for i < n, returns the sum (accumulated in double)
+  double (*exp_shift_sum)(float* x, int64_t n, float shift);
+  // y[i] = x[i] · sigmoid(beta · x[i]): SiLU (beta 1) and quick_gelu (beta 1.702)
+  void (*x_sigmoid)(float* y, const float* x, int64_t n, float beta);
+};
+
+const Kernels& kernels_portable();
+#ifdef VIP_X86
+const Kernels& kernels_avx2();
+const Kernels& kernels_avx512();
+#endif
+
+// Conversions shared by packing and the portable kernels.
+float half_to_float(uint16_t h);
+uint16_t float_to_half(float f);
+inline float bf16_to_float(uint16_t b) {
+  uint32_t u = uint32_t(b) << 16;
+  float f;
+  __builtin_memcpy(&f, &u, 4);
+  return f;
+}
+uint16_t float_to_bf16(float f);  // round to nearest even
+
+}  // namespace vip

@@ -1,0 +1,281 @@
+#include "ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "pack.h"
+
+namespace vip {
+
+// ---- linear: y[m, n] = x[m, k] · W[n, k]ᵀ + bias, W packed in panels of 32 output features -----------------
+void linear(Ctx c, float* y, const float* x, const void* w, const float* bias, int64_t m, int64_t k, int64_t n, Format f) {
+  const int64_t panels = (n + PANEL - 1) / PANEL;
+  const size_t pb = panel_bytes(f, k);
+  const int64_t kp = padded_k(f, k);
+  // Activation rows: as they are (fp32-compute formats), rounded to bf16, or quantised per block.
+  std::vector<uint16_t> xb;
+  QuantBuffer xq;
+  if (f == PANEL_BF16DOT) {
+    xb.resize(size_t(m * kp));
+    c.pool.run(m, 16, [&](int64_t r0, int64_t r1) { rows_to_bf16(x + r0 * k, r1 - r0, k, kp, xb.data() + r0 * kp); });
+  } else if (f == PANEL_Q8 || f == PANEL_Q4) {
+    xq.q.resize(size_t(m * kp));
+    xq.scale.resize(size_t(m * kp / QBLOCK));
+    xq.sum.resize(size_t(m * kp / QBLOCK));
+    c.pool.run(m, 16, [&](int64_t r0, int64_t r1) { quantize_rows(x, m, k, kp, xq, r0, r1); });
+  }
+  const QuantRows qr = xq.rows();
+  if (bias) {
+    c.pool.run(m, 64, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) std::memcpy(y + r * n, bias, size_t(n) * 4);
+    });
+  }
+  // k blocks keep an x block in L2 and a panel slice in L1 while a thread walks its panels; one block for
+  // decode-sized m, where the weights stream once.
+  const int64_t kc = m <= 16 ? kp : 256;
+  const int64_t mc = 256;
+  c.pool.run(panels, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t r0 = 0; r0 < m; r0 += mc) {
+      const int rows = int(std::min(mc, m - r0));
+      for (int64_t k0 = 0; k0 < kp; k0 += kc) {
+        const int64_t k1 = std::min(kp, k0 + kc);
+        const bool acc = bias != nullptr || k0 > 0;
+        for (int64_t p = p0; p < p1; ++p) {
+          const uint8_t* panel = static_cast<const uint8_t*>(w) + p * pb;
+          float* yp = y + r0 * n + p * PANEL;
+          const int cols = int(std::min<int64_t>(PANEL, n - p * PANEL));
+          switch (f) {
+            case PANEL_F32: c.k.gemm_f32(x + r0 * k, k, rows, reinterpret_cast<const float*>(panel), k0, std::min(k1, k), yp, n, cols, acc); break;
+            case PANEL_F16: c.k.gemm_f16(x + r0 * k, k, rows, reinterpret_cast<const uint16_t*>(panel), k0, std::min(k1, k), yp, n, cols, acc); break;
+            case PANEL_BF16: c.k.gemm_bf16(x + r0 * k, k, rows, reinterpret_cast<const uint16_t*>(panel), k0, std::min(k1, k), yp, n, cols, acc); break;
+            case PANEL_BF16DOT: c.k.gemm_bf16dot(xb.data() + r0 * kp, kp, rows, reinterpret_cast<const uint16_t*>(panel), k0, k1, yp, n, cols, acc); break;
+            case PANEL_Q8:
+            case PANEL_Q4: {
+              const QuantRows rq = {qr.q + r0 * kp, qr.scale + r0 * (kp / QBLOCK), qr.sum + r0 * (kp / QBLOCK)};
+              (f == PANEL_Q8 ? c.k.gemm_q8 : c.k.gemm_q4)(rq, kp, rows, panel, k0 / QBLOCK, k1 / QBLOCK, yp, n, cols, acc);
+              break;
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+// ---- element-wise and normalisation ----------------------------------------------------------------------
+void activation(Ctx c, float* y, const float* x, int64_t n, Act kind) {
+  c.pool.run(n, 1 << 14, [&](int64_t i0, int64_t i1) {
+    switch (kind) {
+      case ACT_SILU: c.k.x_sigmoid(y + i0, x + i0, i1 - i0, 1.0f); break;
+      case ACT_QUICK_GELU: c.k.x_sigmoid(y + i0, x + i0, i1 - i0, 1.702f); break;
+      case ACT_GELU:
+        for (int64_t i = i0; i < i1; ++i) y[i] = float(0.5 * x[i] * (1.0 + std::erf(double(x[i]) * M_SQRT1_2)));
+        break;
+      case ACT_GELU_TANH:
+        for (int64_t i = i0; i < i1; ++i) {
+          const double v = x[i];
+          y[i] = float(0.5 * v * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v))));
+        }
+        break;
+      case ACT_RELU:
+        for (int64_t i = i0; i < i1; ++i) y[i] = x[i] > 0 ? x[i] : 0.0f;
+        break;
+    }
+  });
+}
+
+void add(Ctx c, float* y, const float* a, const float* b, int64_t n, int64_t nb) {
+  c.pool.run(n / nb, std::max<int64_t>(1, (1 << 14) / nb), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+#pragma omp simd
+      for (int64_t i = 0; i < nb; ++i) y[r * nb + i] = a[r * nb + i] + b[i];
+    }
+  });
+}
+
+void mul(Ctx c, float* y, const float* a, const float* b, int64_t n) {
+  c.pool.run(n, 1 << 14, [&](int64_t i0, int64_t i1) {
+#pragma omp simd
+    for (int64_t i = i0; i < i1; ++i) y[i] = a[i] * b[i];
+  });
+}
+
+void layer_norm(Ctx c, float* y, const float* x, const float* w, const float* b, int64_t rows, int64_t h, float eps) {
+  c.pool.run(rows, 4, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = x + r * h;
+      double mean = 0, var = 0;
+      for (int64_t i = 0; i < h; ++i) mean += xr[i];
+      mean /= double(h);
+      for (int64_t i = 0; i < h; ++i) var += (xr[i] - mean) * (xr[i] - mean);
+      const double inv = 1.0 / std::sqrt(var / double(h) + eps);
+      for (int64_t i = 0; i < h; ++i) y[r * h + i] = float((xr[i] - mean) * inv) * w[i] + b[i];
+    }
+  });
+}
+
+void rms_norm(Ctx c, float* y, const float* x, const float* w, int64_t rows, int64_t h, float eps) {
+  c.pool.run(rows, 4, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = x + r * h;
+      double ss = 0;
+      for (int64_t i = 0; i < h; ++i) ss += double(xr[i]) * xr[i];
+      const double inv = 1.0 / std::sqrt(ss / double(h) + eps);
+      // transformers rounds x · rsqrt to the activation dtype before the weight
+      for (int64_t i = 0; i < h; ++i) y[r * h + i] = float(xr[i] * inv) * w[i];
+    }
+  });
+}
+
+void rope(Ctx c, float* y, const float* x, int64_t rows, int64_t width, const std::vector<int32_t>& positions, int64_t head_dim,
+          const std::vector<float>& inv_freq, float scaling) {
+  const int64_t half = head_dim / 2;
+  c.pool.run(rows, 4, [&](int64_t r0, int64_t r1) {
+    std::vector<float> cs(half), sn(half);
+    for (int64_t r = r0; r < r1; ++r) {
+      for (int64_t i = 0; i < half; ++i) {
+        const float angle = inv_freq[i] * float(positions[r]);
+        cs[i] = float(std::cos(double(angle))) * scaling;
+        sn[i] = float(std::sin(double(angle))) * scaling;
+      }
+      for (int64_t off = r * width; off < (r + 1) * width; off += head_dim) {
+        for (int64_t i = 0; i < half; ++i) {
+          const float x1 = x[off + i], x2 = x[off + half + i];
+          y[off + i] = x1 * cs[i] - x2 * sn[i];
+          y[off + half + i] = x2 * cs[i] + x1 * sn[i];
+        }
+      }
+    }
+  });
+}
+
+// ---- attention ---------------------------------------------------------------------------------------------
+namespace {
+
+// Keys t in [first, last] that query s (of batch row b) may attend to.
+struct KeyRange {
+  int64_t first, last;
+};
+KeyRange key_range(const AttentionShape& s, int64_t q) {
+  KeyRange r{0, s.kv_length - 1};
+  if (s.past >= 0) {
+    const int64_t qi = s.past + q;
+    r.last = std::min(r.last, qi);
+    if (s.window >= 0) r.first = std::max<int64_t>(0, qi - s.window + 1);
+  }
+  return r;
+}
+
+// Softmax of one row of scores over [first, last] (masked keys are -inf), then out = Σ p_t · v_t.
+void softmax_row(Ctx c, float* scores, int64_t first, int64_t last, bool* any) {
+  float mx = -std::numeric_limits<float>::infinity();
+  for (int64_t t = first; t <= last; ++t) mx = std::max(mx, scores[t]);
+  *any = mx != -std::numeric_limits<float>::infinity();
+  if (!*any) return;
+  c.k.exp_shift_sum(scores + first, last - first + 1, mx);
+}
+
+}  // namespace
+
+void attention(Ctx c, float* out, const float* q, const float* k, const float* v, const AttentionShape& s, const std::vector<uint8_t>& key_mask) {
+  const int64_t d = s.head_dim, qw = s.heads * d, kw = s.kv_heads * d, rep = s.heads / s.kv_heads;
+  const float ninf = -std::numeric_limits<float>::infinity();
+  auto masked = [&](int64_t b, int64_t t) { return t >= s.kv_length || (!key_mask.empty() && !key_mask[b * s.kv_length + t]); };
+  auto finish = [&](float* o, float* scores, int64_t b, KeyRange kr, const float* vh, float* acc) {
+    double denom = 0;
+    for (int64_t t = kr.first; t <= kr.last; ++t) {
+      if (masked(b, t)) scores[t] = 0;
+      denom += scores[t];
+    }
+    std::fill(acc, acc + d, 0.0f);
+    for (int64_t t = kr.first; t <= kr.last; ++t) {
+      if (scores[t] != 0) c.k.axpy(scores[t], vh + t * kw, acc, d);
+    }
+    const float inv = float(1.0 / denom);
+    for (int64_t i = 0; i < d; ++i) o[i] = acc[i] * inv;
+  };
+
+  if (s.seq <= 8) {
+    // Decode: one query row at a time against the cache, parallel over (batch, head, row).
+    c.pool.run(s.batch * s.heads * s.seq, 1, [&](int64_t i0, int64_t i1) {
+      std::vector<float> scores(static_cast<size_t>(s.kv_length)), acc(static_cast<size_t>(d));
+      for (int64_t i = i0; i < i1; ++i) {
+        const int64_t b = i / (s.heads * s.seq), h = (i / s.seq) % s.heads, row = i % s.seq, g = h / rep;
+        const float* qh = q + (b * s.seq + row) * qw + h * d;
+        const float* kh = k + b * s.kv_rows * kw + g * d;
+        const float* vh = v + b * s.kv_rows * kw + g * d;
+        float* o = out + (b * s.seq + row) * qw + h * d;
+        const KeyRange kr = key_range(s, row);
+        for (int64_t t = kr.first; t <= kr.last; ++t) scores[t] = masked(b, t) ? ninf : c.k.dot(qh, kh + t * kw, d) * s.scale;
+        bool any;
+        softmax_row(c, scores.data(), kr.first, kr.last, &any);
+        if (!any) {
+          std::fill(o, o + d, 0.0f);
+          continue;
+        }
+        finish(o, scores.data(), b, kr, vh, acc.data());
+      }
+    });
+    return;
+  }
+
+  // Prefill: per (batch, kv head) the keys are packed in panels of 32 keys ([T/32][d][32]) and the values in
+  // panels of 32 features ([d/32][T][32]), so for a block of 32 queries both the scores and the weighted sum of
+  // values are small GEMMs; only a [32, T] block of scores exists at a time.
+  const int64_t tp = (s.kv_length + PANEL - 1) / PANEL, dp = (d + PANEL - 1) / PANEL;
+  const int64_t tpad = tp * PANEL;
+  std::vector<float> kpack(size_t(s.batch * s.kv_heads * tp * d * PANEL)), vpack(size_t(s.batch * s.kv_heads * dp * tpad * PANEL));
+  c.pool.run(s.batch * s.kv_heads * tp, 4, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t b = i / (s.kv_heads * tp), g = (i / tp) % s.kv_heads, p = i % tp;
+      float* kd = kpack.data() + i * d * PANEL;
+      for (int j = 0; j < PANEL; ++j) {
+        const int64_t t = p * PANEL + j;
+        const float* ks = k + (b * s.kv_rows + t) * kw + g * d;
+        const float* vs = v + (b * s.kv_rows + t) * kw + g * d;
+        for (int64_t e = 0; e < d; ++e) kd[e * PANEL + j] = t < s.kv_length ? ks[e] : 0.0f;
+        float* vd = vpack.data() + (b * s.kv_heads + g) * dp * tpad * PANEL;
+        for (int64_t e = 0; e < dp * PANEL; ++e) vd[(e / PANEL) * tpad * PANEL + t * PANEL + e % PANEL] = t < s.kv_length && e < d ? vs[e] : 0.0f;
+      }
+    }
+  });
+  constexpr int64_t QB = 32;
+  const int64_t qblocks = (s.seq + QB - 1) / QB;
+  c.pool.run(s.batch * s.heads * qblocks, 1, [&](int64_t i0, int64_t i1) {
+    std::vector<float> scores(size_t(QB * tpad)), inv(QB);
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t b = i / (s.heads * qblocks), h = (i / qblocks) % s.heads, qb = i % qblocks, g = h / rep;
+      const int64_t r0 = qb * QB, rows = std::min(QB, s.seq - r0);
+      const int64_t last = std::min(s.kv_length - 1, key_range(s, r0 + rows - 1).last);  // keys any row of the block sees
+      const int64_t panels = last / PANEL + 1, ld = panels * PANEL;
+      const float* qh = q + (b * s.seq + r0) * qw + h * d;
+      const float* kh = kpack.data() + (b * s.kv_heads + g) * tp * d * PANEL;
+      for (int64_t p = 0; p < panels; ++p) c.k.gemm_f32(qh, qw, int(rows), kh + p * d * PANEL, 0, d, scores.data() + p * PANEL, ld, PANEL, false);
+      for (int64_t r = 0; r < rows; ++r) {
+        float* sr = scores.data() + r * ld;
+        const KeyRange kr = key_range(s, r0 + r);
+        for (int64_t t = kr.first; t <= kr.last; ++t) sr[t] = masked(b, t) ? ninf : sr[t] * s.scale;
+        bool any;
+        softmax_row(c, sr, kr.first, kr.last, &any);
+        double denom = 0;
+        for (int64_t t = 0; t < ld; ++t) {
+          if (!any || t < kr.first || t > kr.last || masked(b, t)) sr[t] = 0;
+          denom += sr[t];
+        }
+        inv[r] = any ? float(1.0 / denom) : 0.0f;
+      }
+      const float* vh = vpack.data() + (b * s.kv_heads + g) * dp * tpad * PANEL;
+      float* o = out + (b * s.seq + r0) * qw + h * d;
+      for (int64_t e = 0; e < dp; ++e) {
+        c.k.gemm_f32(scores.data(), ld, int(rows), vh + e * tpad * PANEL, 0, ld, o + e * PANEL, qw, int(std::min<int64_t>(PANEL, d - e * PANEL)), false);
+      }
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t e = 0; e < d; ++e) o[r * qw + e] *= inv[r];
+      }
+    }
+  });
+}
+
+}  // namespace vip

@@ -1,0 +1,168 @@
+#include "runtime.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <new>
+#include <set>
+#include <stdexcept>
+#include <utility>
+
+namespace vip {
+
+static std::atomic<int64_t> g_live{0};
+
+int64_t live_bytes() { return g_live.load(); }
+
+Buffer::Buffer(size_t n, bool zero) : bytes(n) {
+  const size_t rounded = (n + 63) / 64 * 64;
+  data = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+  if (!data) throw std::bad_alloc();
+  if (zero) std::memset(data, 0, rounded == 0 ? 64 : rounded);
+  g_live += int64_t(n);
+}
+
+Buffer::~Buffer() {
+  std::free(data);
+  g_live -= int64_t(bytes);
+}
+
+ThreadPool::ThreadPool(int threads) {
+  for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+void ThreadPool::work_on_current_job() {
+  for (;;) {
+    const int64_t begin = next_.fetch_add(chunk_);
+    if (begin >= n_) break;
+    (*job_)(begin, std::min(n_, begin + chunk_));
+  }
+}
+
+void ThreadPool::worker_loop() {
+  uint64_t seen = 0;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+    }
+    work_on_current_job();
+    if (active_.fetch_sub(1) == 1) {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_.notify_one();
+    }
+  }
+}
+
+void ThreadPool::run(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  const int threads = size();
+  const int64_t chunk = std::max<int64_t>(grain, (n + threads * 4 - 1) / (threads * 4));
+  if (threads == 1 || n <= chunk) {
+    fn(0, n);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    job_ = &fn;
+    n_ = n;
+    chunk_ = chunk;
+    next_ = 0;
+    active_ = int(workers_.size());
+    ++generation_;
+  }
+  wake_.notify_all();
+  work_on_current_job();
+  std::unique_lock<std::mutex> lock(mu_);
+  done_.wait(lock, [&] { return active_.load() == 0; });
+  job_ = nullptr;
+}
+
+Executor::Executor(int threads) : pool_(new ThreadPool(threads)), thread_([this] { loop(); }) {}
+
+Executor::~Executor() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void Executor::submit(std::function<void()> op) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(std::move(op));
+  }
+  cv_.notify_one();
+}
+
+void Executor::loop() {
+  for (;;) {
+    std::function<void()> op;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      busy_ = false;
+      if (queue_.empty()) idle_.notify_all();
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (stop_ && queue_.empty()) return;
+      op = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+    }
+    try {
+      op();
+    } catch (const std::exception& e) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (error_.empty()) error_ = e.what();
+    }
+  }
+}
+
+void Executor::set_threads(int threads) {
+  std::unique_lock<std::mutex> lock(mu_);
+  idle_.wait(lock, [&] { return queue_.empty() && !busy_; });
+  pool_.reset(new ThreadPool(threads));
+}
+
+std::string Executor::take_error() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::exchange(error_, std::string());
+}
+
+int physical_cores() {
+  std::set<std::pair<std::string, std::string>> cores;
+  const unsigned logical = std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned cpu = 0; cpu < logical; ++cpu) {
+    const std::string base = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
+    std::ifstream core(base + "core_id"), pkg(base + "physical_package_id");
+    std::string c, p;
+    if (!(core >> c) || !(pkg >> p)) return int(logical);
+    cores.insert({p, c});
+  }
+  return cores.empty() ? int(logical) : int(cores.size());
+}
+
+std::string cpu_features() {
+#ifdef VIP_X86
+  __builtin_cpu_init();
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512vnni");
+  if (avx512) return "avx512";
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) return "avx2";
+#endif
+  return "portable";
+}
+
+}  // namespace vip

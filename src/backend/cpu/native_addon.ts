@@ -1,0 +1,68 @@
+/**
+ * The compiled engine (native/, built by `npm install` through node-gyp), loaded once. If it was not built or
+ * cannot load, the library runs on the reference kernels and says so once.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** An opaque handle to a native buffer (freed when collected and no queued op uses it). */
+export type Handle = { readonly __native: unique symbol };
+
+/** Element types of buffers the engine reads: float32, float16, bfloat16. */
+export const SRC = { float32: 0, float16: 1, bfloat16: 2 } as const;
+/** Packed layouts of linear-layer weights (native/src/kernels.h). */
+export const FORMAT = { f32: 0, f16: 1, bf16: 2, bf16dot: 3, q8_0: 4, q4_0: 5 } as const;
+export type FormatCode = (typeof FORMAT)[keyof typeof FORMAT];
+export const ACT = { gelu: 0, quick_gelu: 1, silu: 2, gelu_pytorch_tanh: 3, gelu_new: 3, relu: 4 } as const;
+
+export interface NativeAddon {
+  info(): { isa: 'avx512' | 'avx2' | 'portable'; threads: number; physicalCores: number; liveBytes: number };
+  setThreads(n: number): void;
+  setKernels(isa: string): void;
+  alloc(bytes: number, zero: boolean): Handle;
+  fromHost(data: Float32Array | Uint16Array): Handle;
+  packWeight(data: Float32Array | Uint16Array, src: number, n: number, k: number, format: FormatCode): Handle;
+  packBuffer(dst: Handle, src: Handle, srcType: number, n: number, k: number, format: FormatCode): void;
+  packedBytes(format: FormatCode, n: number, k: number): number;
+  read(h: Handle, src: number, offset: number, count: number): Promise<Float32Array>;
+  readPacked(h: Handle, format: FormatCode, n: number, k: number): Promise<Float32Array>;
+  flush(): Promise<void>;
+  widen(dst: Handle, src: Handle, srcType: number, count: number): void;
+  copy2d(dst: Handle, dstOffset: number, dstStride: number, src: Handle, srcOffset: number, srcStride: number, rows: number, rowLength: number): void;
+  gather(dst: Handle, table: Handle, srcType: number, ids: Int32Array, width: number): void;
+  linear(y: Handle, x: Handle, w: Handle, bias: Handle | null, m: number, k: number, n: number, format: FormatCode): void;
+  add(y: Handle, a: Handle, b: Handle, n: number, nb: number): void;
+  mul(y: Handle, a: Handle, b: Handle, n: number): void;
+  activation(y: Handle, x: Handle, n: number, kind: number): void;
+  layerNorm(y: Handle, x: Handle, w: Handle, b: Handle, rows: number, h: number, eps: number): void;
+  rmsNorm(y: Handle, x: Handle, w: Handle, rows: number, h: number, eps: number): void;
+  rope(y: Handle, x: Handle, rows: number, width: number, positions: Int32Array, headDim: number, invFreq: Float32Array, scaling: number): void;
+  attention(out: Handle, q: Handle, k: Handle, v: Handle, dims: Float64Array, scale: number, keyMask: Uint8Array | null): void;
+}
+
+const ADDON_PATH = fileURLToPath(new URL('../../../../build/Release/vipllava_native.node', import.meta.url));
+
+let addon: NativeAddon | null | undefined;
+let failure = '';
+
+/** The addon, or null when it is not built or does not load (nativeFailure() says why). */
+export function nativeAddon(): NativeAddon | null {
+  if (addon === undefined && process.env.VIPLLAVA_NO_NATIVE) {
+    addon = null;
+    failure = 'disabled by $VIPLLAVA_NO_NATIVE';
+  }
+  if (addon === undefined) {
+    try {
+      addon = createRequire(import.meta.url)(ADDON_PATH) as NativeAddon;
+    } catch (e) {
+      addon = null;
+      failure = (e as Error).message.split('\n')[0];
+    }
+  }
+  return addon;
+}
+
+export function nativeFailure(): string {
+  nativeAddon();
+  return failure;
+}

@@ -1,0 +1,356 @@
+/**
+ * The native CPU engine behind the backend contract: every op checks its shapes here, then enqueues work on
+ * the addon's executor thread and returns at once; read() resolves when the queue reaches it. Linear-layer
+ * weights are repacked at load into panels for the SIMD kernels, in the format the load asked for.
+ */
+import { ACTIVATIONS, DeviceTensor } from '../backend.js';
+import type { Activation, AttentionOptions, Backend, LinearFormat } from '../backend.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { InputError, VipLlavaError } from '../../errors.js';
+import { bfloat16ToFloat32, halfToFloat32 } from '../../tensor/float16.js';
+import { ACT, FORMAT, nativeAddon, nativeFailure, SRC, type FormatCode, type Handle, type NativeAddon } from './native_addon.js';
+
+type Stored = 'float32' | 'float16' | 'bfloat16';
+type Held = Stored | 'q8_0' | 'q4_0';
+const HELD: Record<FormatCode, Held> = { 0: 'float32', 1: 'float16', 2: 'bfloat16', 3: 'bfloat16', 4: 'q8_0', 5: 'q4_0' };
+
+/** A linear weight in panels: [n, k] in `format` (dims may be any shape with n rows, e.g. a conv kernel). */
+interface Packed {
+  format: FormatCode;
+  n: number;
+  k: number;
+}
+
+class NativeTensor extends DeviceTensor {
+  /** float32 copy of a half tensor, made on first use as an activation-side operand. */
+  widened: NativeTensor | null = null;
+  /** Panels of an unpacked weight, made on its first use by linear(). */
+  panels: NativeTensor | null = null;
+  constructor(
+    readonly backend: NativeBackend,
+    readonly handle: Handle,
+    readonly dims: readonly number[],
+    readonly dtype: Held,
+    readonly packed: Packed | null = null,
+  ) {
+    super();
+  }
+}
+
+const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
+
+export interface NativeBackendOptions {
+  /** Compute threads (default: the machine's physical cores). Shared by every native backend instance. */
+  threads?: number;
+}
+
+export class NativeBackend implements Backend {
+  readonly name = 'native';
+  private readonly a: NativeAddon;
+
+  constructor(options: NativeBackendOptions = {}) {
+    const addon = nativeAddon();
+    if (!addon) throw new VipLlavaError(`the native CPU engine is not available: ${nativeFailure()}`);
+    this.a = addon;
+    if (options.threads !== undefined) {
+      if (!(Number.isInteger(options.threads) && options.threads >= 1)) throw new InputError(`threads must be a positive integer, got ${options.threads}`);
+      addon.setThreads(options.threads);
+    }
+  }
+
+  /** Instruction set of the kernels in use, threads, physical cores, bytes of native buffers alive. */
+  info() {
+    return this.a.info();
+  }
+
+  /** Waits until every enqueued op has run (for timing). */
+  flush(): Promise<void> {
+    return this.a.flush();
+  }
+
+  check(needs: { weightDtypes: readonly string[]; activations: readonly Activation[] }): void {
+    for (const d of needs.weightDtypes) {
+      if (!['float32', 'float16', 'bfloat16', 'q8_0', 'q4_0'].includes(d)) throw new VipLlavaError(`backend "${this.name}" cannot hold weights of dtype ${d}`);
+    }
+    for (const act of needs.activations) {
+      if (!ACTIVATIONS.includes(act)) throw new VipLlavaError(`backend "${this.name}" has no activation "${act}"`);
+    }
+  }
+
+  private t(x: DeviceTensor): NativeTensor {
+    if (!(x instanceof NativeTensor) || x.backend !== this) {
+      throw new VipLlavaError(`a tensor of another backend ("${x.backend.name}") was passed to the "${this.name}" backend`);
+    }
+    return x;
+  }
+
+  /** x as float32 (half tensors widened once and cached); packed weights are not activations. */
+  private f32(x: DeviceTensor): NativeTensor {
+    const r = this.t(x);
+    if (r.packed) throw new VipLlavaError(`a linear-layer weight [${r.dims.join(', ')}] was used outside linear()`);
+    if (r.dtype === 'float32') return r;
+    if (!r.widened) {
+      const out = this.empty(r.dims);
+      this.a.widen(out.handle, r.handle, SRC[r.dtype as Stored], r.size);
+      r.widened = out;
+    }
+    return r.widened;
+  }
+
+  private empty(dims: readonly number[], zero = false): NativeTensor {
+    return new NativeTensor(this, this.a.alloc(product(dims) * 4, zero), [...dims], 'float32');
+  }
+
+  upload(t: Tensor, keepDtype: boolean, linear?: LinearFormat): DeviceTensor {
+    if (t.dtype !== 'float32' && t.dtype !== 'float16' && t.dtype !== 'bfloat16') {
+      throw new VipLlavaError(`backend "${this.name}" cannot upload a ${t.dtype} tensor as a weight`);
+    }
+    const data = t.data as Float32Array | Uint16Array;
+    if (linear !== undefined && t.dims.length >= 2) {
+      const n = t.dims[0];
+      const k = t.size / n;
+      const format = packedFormat(linear, t.dtype, keepDtype);
+      return new NativeTensor(this, this.a.packWeight(data, SRC[t.dtype], n, k, format), [...t.dims], HELD[format], { format, n, k });
+    }
+    if (t.dtype === 'float32' || keepDtype) return new NativeTensor(this, this.a.fromHost(data), [...t.dims], t.dtype);
+    const wide = t.dtype === 'float16' ? halfToFloat32(data as Uint16Array) : bfloat16ToFloat32(data as Uint16Array);
+    return new NativeTensor(this, this.a.fromHost(wide), [...t.dims], 'float32');
+  }
+
+  fromHost(data: Float32Array, dims: readonly number[]): DeviceTensor {
+    if (data.length !== product(dims)) throw new InputError(`fromHost: ${data.length} values do not fill dims [${dims.join(', ')}]`);
+    return new NativeTensor(this, this.a.fromHost(data), [...dims], 'float32');
+  }
+
+  zeros(dims: readonly number[]): DeviceTensor {
+    return this.empty(dims, true);
+  }
+
+  read(x: DeviceTensor): Promise<Float32Array> {
+    const r = this.t(x);
+    if (r.packed) return this.a.readPacked(r.handle, r.packed.format, r.packed.n, r.packed.k); // dequantised for q8_0 / q4_0
+    return this.a.read(r.handle, SRC[r.dtype as Stored], 0, r.size);
+  }
+
+  release(_x: DeviceTensor): void {
+    // Freed when collected and no queued op uses it.
+  }
+
+  reshape(x: DeviceTensor, dims: readonly number[]): DeviceTensor {
+    const r = this.t(x);
+    if (product(dims) !== r.size) throw new VipLlavaError(`reshape of [${r.dims.join(', ')}] to [${dims.join(', ')}] changes the element count`);
+    if (r.packed && dims[0] !== r.packed.n) throw new VipLlavaError(`a linear-layer weight [${r.dims.join(', ')}] can only be reshaped keeping ${r.packed.n} rows`);
+    const out = new NativeTensor(this, r.handle, [...dims], r.dtype, r.packed);
+    out.widened = r.widened && this.reshape(r.widened, dims) as NativeTensor;
+    return out;
+  }
+
+  narrow(x: DeviceTensor, dim: number, start: number, length: number): DeviceTensor {
+    const src = this.f32(x);
+    const n = src.dims[dim];
+    if (start < 0 || length < 0 || start + length > n) throw new VipLlavaError(`narrow [${start}, ${start + length}) outside dim of ${n}`);
+    const outer = product(src.dims.slice(0, dim));
+    const inner = product(src.dims.slice(dim + 1));
+    const dims = [...src.dims];
+    dims[dim] = length;
+    const out = this.empty(dims);
+    this.a.copy2d(out.handle, 0, length * inner, src.handle, start * inner, n * inner, outer, length * inner);
+    return out;
+  }
+
+  concat(xs: readonly DeviceTensor[], dim: number): DeviceTensor {
+    const dims = [...xs[0].dims];
+    for (const x of xs) {
+      if (x.dims.length !== dims.length || x.dims.some((d, i) => i !== dim && d !== dims[i])) {
+        throw new VipLlavaError(`concat: [${x.dims.join(', ')}] does not match [${dims.join(', ')}] outside dim ${dim}`);
+      }
+    }
+    const outer = product(dims.slice(0, dim));
+    const inner = product(dims.slice(dim + 1));
+    const total = xs.reduce((s, x) => s + x.dims[dim], 0);
+    dims[dim] = total;
+    const out = this.empty(dims);
+    let at = 0;
+    for (const x of xs) {
+      const n = x.dims[dim];
+      this.a.copy2d(out.handle, at * inner, total * inner, this.f32(x).handle, 0, n * inner, outer, n * inner);
+      at += n;
+    }
+    return out;
+  }
+
+  expand(x: DeviceTensor, dims: readonly number[]): DeviceTensor {
+    const src = this.f32(x);
+    const reps = product(dims) / src.size;
+    if (!Number.isInteger(reps)) throw new VipLlavaError(`cannot expand [${x.dims.join(', ')}] to [${dims.join(', ')}]`);
+    const out = this.empty(dims);
+    this.a.copy2d(out.handle, 0, src.size, src.handle, 0, 0, reps, src.size);
+    return out;
+  }
+
+  writeAt(dst: DeviceTensor, src: DeviceTensor, dim: number, offset: number): void {
+    const d = this.t(dst);
+    if (d.dtype !== 'float32' || d.packed) throw new VipLlavaError('writeAt needs a float32 destination');
+    const s = this.f32(src);
+    const outer = product(d.dims.slice(0, dim));
+    const inner = product(d.dims.slice(dim + 1));
+    const n = s.dims[dim];
+    const total = d.dims[dim];
+    if (offset + n > total) throw new VipLlavaError(`writeAt: ${offset}+${n} exceeds ${total} along dim ${dim}`);
+    this.a.copy2d(d.handle, offset * inner, total * inner, s.handle, 0, n * inner, outer, n * inner);
+  }
+
+  indexSelect(x: DeviceTensor, indices: Int32Array): DeviceTensor {
+    const src = this.f32(x);
+    const rows = x.dims[0];
+    for (const i of indices) if (i < 0 || i >= rows) throw new VipLlavaError(`indexSelect: index ${i} outside dim of ${rows}`);
+    const inner = src.size / rows;
+    const out = this.empty([indices.length, ...x.dims.slice(1)]);
+    this.a.gather(out.handle, src.handle, SRC.float32, Int32Array.from(indices), inner);
+    return out;
+  }
+
+  embedding(table: DeviceTensor, ids: Int32Array): DeviceTensor {
+    const w = this.t(table);
+    if (w.packed) throw new VipLlavaError('embedding: the table is a packed linear weight');
+    const [vocab, h] = w.dims;
+    for (const id of ids) if (id < 0 || id >= vocab) throw new InputError(`token id ${id} is outside the vocabulary (size ${vocab})`);
+    const out = this.empty([ids.length, h]);
+    this.a.gather(out.handle, w.handle, SRC[w.dtype as Stored], Int32Array.from(ids), h);
+    return out;
+  }
+
+  scatterRows(dst: DeviceTensor, rows: Int32Array, src: DeviceTensor): DeviceTensor {
+    const d = this.f32(dst);
+    const s = this.f32(src);
+    const h = d.dims[d.dims.length - 1];
+    const n = d.size / h;
+    for (const r of rows) if (r < 0 || r >= n) throw new VipLlavaError(`scatterRows: row ${r} outside ${n} rows`);
+    if (s.size !== rows.length * h) throw new VipLlavaError(`scatterRows: ${rows.length} rows need [${rows.length}, ${h}], got [${s.dims.join(', ')}]`);
+    const out = this.empty(d.dims);
+    this.a.copy2d(out.handle, 0, d.size, d.handle, 0, d.size, 1, d.size);
+    rows.forEach((r, i) => this.a.copy2d(out.handle, r * h, h, s.handle, i * h, h, 1, h));
+    return out;
+  }
+
+  linear(x: DeviceTensor, w: DeviceTensor, bias?: DeviceTensor | null): DeviceTensor {
+    const wt = this.t(w);
+    const [n] = wt.dims;
+    const k = wt.size / n;
+    const inDim = x.dims[x.dims.length - 1];
+    if (wt.dims.length !== 2 || inDim !== k) throw new VipLlavaError(`linear: input [${x.dims.join(', ')}] does not match weight [${w.dims.join(', ')}]`);
+    const packed = wt.packed ? wt : this.panelsOf(wt);
+    const b = bias ? this.f32(bias) : null;
+    if (b && b.size !== n) throw new VipLlavaError(`linear: bias [${b.dims.join(', ')}] does not match ${n} outputs`);
+    const xs = this.f32(x);
+    const m = xs.size / k;
+    const out = this.empty([...x.dims.slice(0, -1), n]);
+    this.a.linear(out.handle, xs.handle, packed.handle, b ? b.handle : null, m, k, n, packed.packed!.format);
+    return out;
+  }
+
+  /** Panels for a weight that was uploaded without a linear hint (made once, kept beside it). */
+  private panelsOf(w: NativeTensor): NativeTensor {
+    if (!w.panels) {
+      const [n] = w.dims;
+      const k = w.size / n;
+      const stored = w.dtype as Stored;
+      const format = packedFormat('auto', stored, true);
+      const h = this.a.alloc(this.a.packedBytes(format, n, k), false);
+      this.a.packBuffer(h, w.handle, SRC[stored], n, k, format);
+      w.panels = new NativeTensor(this, h, [n, k], HELD[format], { format, n, k });
+    }
+    return w.panels;
+  }
+
+  add(a: DeviceTensor, b: DeviceTensor): DeviceTensor {
+    const x = this.f32(a);
+    const y = this.f32(b);
+    const suffix = b.dims.length <= a.dims.length && b.dims.every((d, i) => d === a.dims[a.dims.length - b.dims.length + i]);
+    if (!suffix) throw new VipLlavaError(`add: [${b.dims.join(', ')}] does not broadcast to [${a.dims.join(', ')}]`);
+    const out = this.empty(a.dims);
+    this.a.add(out.handle, x.handle, y.handle, x.size, y.size);
+    return out;
+  }
+
+  mul(a: DeviceTensor, b: DeviceTensor): DeviceTensor {
+    const x = this.f32(a);
+    const y = this.f32(b);
+    if (x.size !== y.size) throw new VipLlavaError(`mul: shapes [${a.dims.join(', ')}] and [${b.dims.join(', ')}] differ`);
+    const out = this.empty(a.dims);
+    this.a.mul(out.handle, x.handle, y.handle, x.size);
+    return out;
+  }
+
+  activation(x: DeviceTensor, kind: Activation): DeviceTensor {
+    if (!(kind in ACT)) throw new VipLlavaError(`backend "${this.name}" has no activation "${kind}"`);
+    const s = this.f32(x);
+    const out = this.empty(s.dims);
+    this.a.activation(out.handle, s.handle, s.size, ACT[kind]);
+    return out;
+  }
+
+  layerNorm(x: DeviceTensor, weight: DeviceTensor, bias: DeviceTensor, eps: number): DeviceTensor {
+    const s = this.f32(x);
+    const h = s.dims[s.dims.length - 1];
+    const w = this.f32(weight);
+    const b = this.f32(bias);
+    if (w.size !== h || b.size !== h) throw new VipLlavaError(`layerNorm: weight/bias of ${w.size}/${b.size} for rows of ${h}`);
+    const out = this.empty(s.dims);
+    this.a.layerNorm(out.handle, s.handle, w.handle, b.handle, s.size / h, h, eps);
+    return out;
+  }
+
+  rmsNorm(x: DeviceTensor, weight: DeviceTensor, eps: number): DeviceTensor {
+    const s = this.f32(x);
+    const h = s.dims[s.dims.length - 1];
+    const w = this.f32(weight);
+    if (w.size !== h) throw new VipLlavaError(`rmsNorm: weight of ${w.size} for rows of ${h}`);
+    const out = this.empty(s.dims);
+    this.a.rmsNorm(out.handle, s.handle, w.handle, s.size / h, h, eps);
+    return out;
+  }
+
+  rope(x: DeviceTensor, positions: Int32Array, headDim: number, invFreq: Float32Array, scaling: number): DeviceTensor {
+    const s = this.f32(x);
+    const width = s.dims[s.dims.length - 1];
+    const rows = s.size / width;
+    if (positions.length !== rows) throw new VipLlavaError(`rope: ${positions.length} positions for ${rows} rows`);
+    if (width % headDim !== 0 || invFreq.length !== headDim / 2) throw new VipLlavaError(`rope: rows of ${width} with head_dim ${headDim} and ${invFreq.length} frequencies`);
+    const out = this.empty(s.dims);
+    this.a.rope(out.handle, s.handle, rows, width, Int32Array.from(positions), headDim, Float32Array.from(invFreq), scaling);
+    return out;
+  }
+
+  attention(q: DeviceTensor, k: DeviceTensor, v: DeviceTensor, o: AttentionOptions): DeviceTensor {
+    const qs = this.f32(q);
+    const ks = this.f32(k);
+    const vs = this.f32(v);
+    const [batch, seq] = qs.dims;
+    const kvRows = ks.dims[1];
+    if (qs.dims[2] !== o.numHeads * o.headDim || ks.dims[2] !== o.numKvHeads * o.headDim || vs.size !== ks.size || ks.dims[0] !== batch) {
+      throw new VipLlavaError(`attention: q [${qs.dims.join(', ')}], k [${ks.dims.join(', ')}], v [${vs.dims.join(', ')}] do not fit ${o.numHeads}/${o.numKvHeads} heads of ${o.headDim}`);
+    }
+    if (o.kvLength > kvRows || o.numHeads % o.numKvHeads !== 0) throw new VipLlavaError(`attention: kvLength ${o.kvLength} of ${kvRows} rows, ${o.numHeads} heads over ${o.numKvHeads}`);
+    if (o.keyMask && o.keyMask.length !== batch * o.kvLength) throw new VipLlavaError(`attention: key mask of ${o.keyMask.length} for [${batch}, ${o.kvLength}]`);
+    const dims = Float64Array.of(batch, seq, kvRows, o.numHeads, o.numKvHeads, o.headDim, o.kvLength, o.causal ? o.causal.pastLength : -1, o.slidingWindow ?? -1);
+    const out = this.empty(qs.dims);
+    this.a.attention(out.handle, qs.handle, ks.handle, vs.handle, dims, o.scale, o.keyMask ? Uint8Array.from(o.keyMask) : null);
+    return out;
+  }
+}
+
+/** The panel format of a linear weight: the requested compute format, else its storage. */
+function packedFormat(linear: LinearFormat, stored: Stored, keepDtype: boolean): FormatCode {
+  switch (linear) {
+    case 'q8_0':
+      return FORMAT.q8_0;
+    case 'q4_0':
+      return FORMAT.q4_0;
+    case 'bfloat16':
+      return FORMAT.bf16dot;
+    default:
+      if (!keepDtype || stored === 'float32') return FORMAT.f32;
+      return stored === 'float16' ? FORMAT.f16 : FORMAT.bf16;
+  }
+}
