@@ -3,7 +3,12 @@
 // flush() return promises. Compute therefore never runs on the JavaScript thread.
 #include <napi.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,19 +30,36 @@ struct Engine {
 };
 Engine* g = nullptr;
 
+// What a JavaScript handle owns: a reference to its buffer until collected or released.
 struct Holder {
   BufferPtr buf;
+  int64_t bytes;
 };
 
 Napi::Value wrap(Napi::Env env, BufferPtr b) {
-  Napi::MemoryManagement::AdjustExternalMemory(env, int64_t(b->bytes));
-  return Napi::External<Holder>::New(env, new Holder{std::move(b)}, [](Napi::Env e, Holder* h) {
-    Napi::MemoryManagement::AdjustExternalMemory(e, -int64_t(h->buf->bytes));
+  const int64_t bytes = int64_t(b->bytes);
+  Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
+  return Napi::External<Holder>::New(env, new Holder{std::move(b), bytes}, [](Napi::Env e, Holder* h) {
+    if (h->buf) Napi::MemoryManagement::AdjustExternalMemory(e, -h->bytes);
     delete h;
   });
 }
 
-BufferPtr buf(const Napi::Value& v) { return v.As<Napi::External<Holder>>().Data()->buf; }
+BufferPtr buf(const Napi::Value& v) {
+  BufferPtr b = v.As<Napi::External<Holder>>().Data()->buf;
+  if (!b) throw Napi::Error::New(v.Env(), "native engine: a tensor was used after it was released (its tidy() scope had ended)");
+  return b;
+}
+
+// release(handle): drops the handle's buffer now; queued ops that use it keep it until they have run.
+Napi::Value Release(const Napi::CallbackInfo& info) {
+  Holder* h = info[0].As<Napi::External<Holder>>().Data();
+  if (h->buf) {
+    h->buf.reset();
+    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -h->bytes);
+  }
+  return info.Env().Undefined();
+}
 BufferPtr buf_or_null(const Napi::Value& v) { return v.IsNull() || v.IsUndefined() ? nullptr : buf(v); }
 int64_t i64(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().Int64Value(); }
 double f64(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().DoubleValue(); }
@@ -54,7 +76,29 @@ std::vector<T> copy_array(const Napi::Value& v) {
 
 vip::Ctx ctx() { return {*g->kernels, g->exec->pool()}; }
 
-void submit(std::function<void()> op) { g->exec->submit(std::move(op)); }
+// Per-op timing, on when VIPLLAVA_PROFILE is set or setProfiling(true): seconds and calls by op name.
+struct Profile {
+  std::mutex mu;
+  bool on = false;
+  std::map<std::string, std::pair<double, int64_t>> ops;
+};
+Profile g_profile;
+
+void submit(const char* name, std::function<void()> op) {
+  if (!g_profile.on) {
+    g->exec->submit(std::move(op));
+    return;
+  }
+  g->exec->submit([name, op = std::move(op)] {
+    const auto t0 = std::chrono::steady_clock::now();
+    op();
+    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::lock_guard<std::mutex> lock(g_profile.mu);
+    auto& e = g_profile.ops[name];
+    e.first += dt;
+    e.second += 1;
+  });
+}
 
 // A promise settled on the JavaScript thread once the queue reaches it.
 struct Settle {
@@ -84,7 +128,7 @@ Napi::Promise enqueue_settle(Napi::Env env, std::function<void(Settle*)> fill, b
   auto* s = new Settle{Napi::Promise::Deferred::New(env), {}, with_data, {}};
   if (g->pending++ == 0) g->tsfn.Ref(env);
   Napi::Promise p = s->deferred.Promise();
-  submit([s, fill] {
+  submit("read", [s, fill] {
     try {
       fill(s);
     } catch (const std::exception& e) {
@@ -125,13 +169,13 @@ Napi::Value SetKernels(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Alloc(const Napi::CallbackInfo& info) {
-  return wrap(info.Env(), std::make_shared<vip::Buffer>(size_t(i64(info, 0)), info[1].As<Napi::Boolean>()));
+  return wrap(info.Env(), std::make_shared<vip::Buffer>(size_t(i64(info, 0)), info[1].As<Napi::Boolean>(), true));
 }
 
 Napi::Value FromHost(const Napi::CallbackInfo& info) {
   auto a = info[0].As<Napi::TypedArray>();
   auto b = std::make_shared<vip::Buffer>(a.ByteLength(), false);
-  std::memcpy(b->data, static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset(), a.ByteLength());
+  std::memcpy(b->data(), static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset(), a.ByteLength());
   return wrap(info.Env(), b);
 }
 
@@ -142,7 +186,7 @@ Napi::Value PackWeight(const Napi::CallbackInfo& info) {
   const int64_t n = i64(info, 2), k = i64(info, 3);
   const auto f = vip::Format(i64(info, 4));
   auto b = std::make_shared<vip::Buffer>(vip::packed_bytes(f, n, k), false);
-  vip::pack_matrix(f, static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset(), st, n, k, b->data);
+  vip::pack_matrix(f, static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset(), st, n, k, b->data());
   return wrap(info.Env(), b);
 }
 
@@ -152,7 +196,7 @@ Napi::Value PackBuffer(const Napi::CallbackInfo& info) {
   const auto st = vip::SrcType(i64(info, 2));
   const int64_t n = i64(info, 3), k = i64(info, 4);
   const auto f = vip::Format(i64(info, 5));
-  submit([=] { vip::pack_matrix(f, s->data, st, n, k, d->data); });
+  submit("pack", [=] { vip::pack_matrix(f, s->data(), st, n, k, d->data()); });
   return info.Env().Undefined();
 }
 
@@ -183,8 +227,73 @@ Napi::Value ReadPacked(const Napi::CallbackInfo& info) {
   const int64_t n = i64(info, 2), k = i64(info, 3);
   return enqueue_settle(info.Env(), [b, f, n, k](Settle* s) {
     s->data.resize(size_t(n * k));
-    vip::unpack_matrix(f, b->data, n, k, s->data.data());
+    vip::unpack_matrix(f, b->data(), n, k, s->data.data());
   }, true);
+}
+
+// limits(seconds) → Promise<{fp32, bf16, int8, readGBs}>: this machine's peaks with the current kernels and
+// threads (arithmetic in G operations per second, every thread busy) and its memory read bandwidth.
+Napi::Value Limits(const Napi::CallbackInfo& info) {
+  const double seconds = f64(info, 0);
+  auto* out = new std::vector<double>(4, 0.0);
+  auto p = enqueue_settle(info.Env(), [seconds, out](Settle* s) {
+    auto& pool = g->exec->pool();
+    const int threads = pool.size();
+    for (int kind = 0; kind < 3; ++kind) {
+      std::vector<double> ops(threads, 0.0);
+      const int64_t iters = int64_t(2e8 * seconds / 3);
+      const auto t0 = std::chrono::steady_clock::now();
+      pool.run(threads, 1, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) ops[i] = g->kernels->probe(kind, iters);
+      });
+      const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      double total = 0;
+      for (double o : ops) total += o;
+      (*out)[kind] = total / dt / 1e9;
+    }
+    // read bandwidth: every thread sums its part of a 512 MiB buffer, best of three
+    const size_t bytes = size_t(512) << 20;
+    vip::Buffer buffer(bytes, true);
+    double best = 0;
+    for (int rep = 0; rep < 3; ++rep) {
+      std::vector<uint64_t> sums(threads, 0);
+      const auto t0 = std::chrono::steady_clock::now();
+      const int64_t words = int64_t(bytes / 8);
+      pool.run(threads, 1, [&](int64_t i0, int64_t i1) {
+        for (int64_t t = i0; t < i1; ++t) {
+          const uint64_t* w = buffer.as<uint64_t>() + t * (words / threads);
+          uint64_t acc = 0;
+#pragma omp simd reduction(+ : acc)
+          for (int64_t i = 0; i < words / threads; ++i) acc += w[i];
+          sums[t] = acc;
+        }
+      });
+      best = std::max(best, double(bytes) / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 1e9);
+    }
+    (*out)[3] = best;
+    s->data.assign(out->begin(), out->end());
+    delete out;
+  }, true);
+  return p;
+}
+
+Napi::Value SetProfiling(const Napi::CallbackInfo& info) {
+  g_profile.on = info[0].As<Napi::Boolean>();
+  return info.Env().Undefined();
+}
+
+// profile(reset) → { op: [seconds, calls] } for ops that have finished
+Napi::Value GetProfile(const Napi::CallbackInfo& info) {
+  auto o = Napi::Object::New(info.Env());
+  std::lock_guard<std::mutex> lock(g_profile.mu);
+  for (const auto& [name, e] : g_profile.ops) {
+    auto a = Napi::Array::New(info.Env(), 2);
+    a.Set(uint32_t(0), e.first);
+    a.Set(uint32_t(1), double(e.second));
+    o.Set(name, a);
+  }
+  if (info[0].ToBoolean()) g_profile.ops.clear();
+  return o;
 }
 
 Napi::Value Flush(const Napi::CallbackInfo& info) {
@@ -197,7 +306,7 @@ Napi::Value Widen(const Napi::CallbackInfo& info) {
   BufferPtr d = buf(info[0]), s = buf(info[1]);
   const auto st = vip::SrcType(i64(info, 2));
   const int64_t n = i64(info, 3);
-  submit([d, s, st, n] {
+  submit("widen", [d, s, st, n] {
     float* out = d->as<float>();
     const uint16_t* in = s->as<uint16_t>();
     ctx().pool.run(n, 1 << 14, [&](int64_t i0, int64_t i1) {
@@ -211,7 +320,7 @@ Napi::Value Widen(const Napi::CallbackInfo& info) {
 Napi::Value Copy2d(const Napi::CallbackInfo& info) {
   BufferPtr d = buf(info[0]), s = buf(info[3]);
   const int64_t doff = i64(info, 1), dstride = i64(info, 2), soff = i64(info, 4), sstride = i64(info, 5), rows = i64(info, 6), len = i64(info, 7);
-  submit([=] {
+  submit("copy", [=] {
     float* out = d->as<float>() + doff;
     const float* in = s->as<float>() + soff;
     ctx().pool.run(rows, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(1, len)), [&](int64_t r0, int64_t r1) {
@@ -227,7 +336,7 @@ Napi::Value Gather(const Napi::CallbackInfo& info) {
   const auto st = vip::SrcType(i64(info, 2));
   auto ids = copy_array<int32_t>(info[3]);
   const int64_t h = i64(info, 4);
-  submit([d, t, st, ids = std::move(ids), h] {
+  submit("gather", [d, t, st, ids = std::move(ids), h] {
     float* out = d->as<float>();
     for (size_t i = 0; i < ids.size(); ++i) {
       const int64_t row = ids[i];
@@ -248,21 +357,21 @@ Napi::Value Linear(const Napi::CallbackInfo& info) {
   BufferPtr y = buf(info[0]), x = buf(info[1]), w = buf(info[2]), bias = buf_or_null(info[3]);
   const int64_t m = i64(info, 4), k = i64(info, 5), n = i64(info, 6);
   const auto f = vip::Format(i64(info, 7));
-  submit([=] { vip::linear(ctx(), y->as<float>(), x->as<float>(), w->data, bias ? bias->as<float>() : nullptr, m, k, n, f); });
+  submit(f == vip::PANEL_Q8 ? "linear q8_0" : f == vip::PANEL_Q4 ? "linear q4_0" : f == vip::PANEL_BF16DOT ? "linear bf16" : "linear fp32", [=] { vip::linear(ctx(), y->as<float>(), x->as<float>(), w->data(), bias ? bias->as<float>() : nullptr, m, k, n, f); });
   return info.Env().Undefined();
 }
 
 Napi::Value Add(const Napi::CallbackInfo& info) {
   BufferPtr y = buf(info[0]), a = buf(info[1]), b = buf(info[2]);
   const int64_t n = i64(info, 3), nb = i64(info, 4);
-  submit([=] { vip::add(ctx(), y->as<float>(), a->as<float>(), b->as<float>(), n, nb); });
+  submit("add", [=] { vip::add(ctx(), y->as<float>(), a->as<float>(), b->as<float>(), n, nb); });
   return info.Env().Undefined();
 }
 
 Napi::Value Mul(const Napi::CallbackInfo& info) {
   BufferPtr y = buf(info[0]), a = buf(info[1]), b = buf(info[2]);
   const int64_t n = i64(info, 3);
-  submit([=] { vip::mul(ctx(), y->as<float>(), a->as<float>(), b->as<float>(), n); });
+  submit("mul", [=] { vip::mul(ctx(), y->as<float>(), a->as<float>(), b->as<float>(), n); });
   return info.Env().Undefined();
 }
 
@@ -270,7 +379,7 @@ Napi::Value Activation(const Napi::CallbackInfo& info) {
   BufferPtr y = buf(info[0]), x = buf(info[1]);
   const int64_t n = i64(info, 2);
   const auto kind = vip::Act(i64(info, 3));
-  submit([=] { vip::activation(ctx(), y->as<float>(), x->as<float>(), n, kind); });
+  submit("activation", [=] { vip::activation(ctx(), y->as<float>(), x->as<float>(), n, kind); });
   return info.Env().Undefined();
 }
 
@@ -278,7 +387,7 @@ Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
   BufferPtr y = buf(info[0]), x = buf(info[1]), w = buf(info[2]), b = buf(info[3]);
   const int64_t rows = i64(info, 4), h = i64(info, 5);
   const float eps = float(f64(info, 6));
-  submit([=] { vip::layer_norm(ctx(), y->as<float>(), x->as<float>(), w->as<float>(), b->as<float>(), rows, h, eps); });
+  submit("layerNorm", [=] { vip::layer_norm(ctx(), y->as<float>(), x->as<float>(), w->as<float>(), b->as<float>(), rows, h, eps); });
   return info.Env().Undefined();
 }
 
@@ -286,7 +395,7 @@ Napi::Value RmsNorm(const Napi::CallbackInfo& info) {
   BufferPtr y = buf(info[0]), x = buf(info[1]), w = buf(info[2]);
   const int64_t rows = i64(info, 3), h = i64(info, 4);
   const float eps = float(f64(info, 5));
-  submit([=] { vip::rms_norm(ctx(), y->as<float>(), x->as<float>(), w->as<float>(), rows, h, eps); });
+  submit("rmsNorm", [=] { vip::rms_norm(ctx(), y->as<float>(), x->as<float>(), w->as<float>(), rows, h, eps); });
   return info.Env().Undefined();
 }
 
@@ -297,7 +406,7 @@ Napi::Value Rope(const Napi::CallbackInfo& info) {
   auto pos = copy_array<int32_t>(info[4]);
   auto inv = copy_array<float>(info[6]);
   const float scaling = float(f64(info, 7));
-  submit([=, pos = std::move(pos), inv = std::move(inv)] { vip::rope(ctx(), y->as<float>(), x->as<float>(), rows, width, pos, hd, inv, scaling); });
+  submit("rope", [=, pos = std::move(pos), inv = std::move(inv)] { vip::rope(ctx(), y->as<float>(), x->as<float>(), rows, width, pos, hd, inv, scaling); });
   return info.Env().Undefined();
 }
 
@@ -308,7 +417,7 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   vip::AttentionShape s{int64_t(dims[0]), int64_t(dims[1]), int64_t(dims[2]), int64_t(dims[3]), int64_t(dims[4]), int64_t(dims[5]), int64_t(dims[6]),
                         float(f64(info, 5)), int64_t(dims[7]), int64_t(dims[8])};
   auto mask = copy_array<uint8_t>(info[6]);
-  submit([=, mask = std::move(mask)] { vip::attention(ctx(), o->as<float>(), q->as<float>(), k->as<float>(), v->as<float>(), s, mask); });
+  submit("attention", [=, mask = std::move(mask)] { vip::attention(ctx(), o->as<float>(), q->as<float>(), k->as<float>(), v->as<float>(), s, mask); });
   return info.Env().Undefined();
 }
 
@@ -324,10 +433,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     g->exec.reset(new vip::Executor(vip::physical_cores()));
     g->tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "vipllava-native", 0, 1);
     g->tsfn.Unref(env);
+    g_profile.on = std::getenv("VIPLLAVA_PROFILE") != nullptr;
   }
   const std::pair<const char*, Napi::Function::Callback> fns[] = {
-      {"info", Info}, {"setThreads", SetThreads}, {"setKernels", SetKernels}, {"alloc", Alloc}, {"fromHost", FromHost},
-      {"packWeight", PackWeight}, {"packBuffer", PackBuffer}, {"packedBytes", PackedBytes}, {"read", Read}, {"readPacked", ReadPacked}, {"flush", Flush}, {"widen", Widen},
+      {"info", Info}, {"setThreads", SetThreads}, {"setKernels", SetKernels}, {"alloc", Alloc}, {"release", Release}, {"fromHost", FromHost},
+      {"packWeight", PackWeight}, {"packBuffer", PackBuffer}, {"packedBytes", PackedBytes}, {"read", Read}, {"readPacked", ReadPacked}, {"limits", Limits}, {"flush", Flush}, {"setProfiling", SetProfiling}, {"profile", GetProfile}, {"widen", Widen},
       {"copy2d", Copy2d}, {"gather", Gather}, {"linear", Linear}, {"add", Add}, {"mul", Mul}, {"activation", Activation},
       {"layerNorm", LayerNorm}, {"rmsNorm", RmsNorm}, {"rope", Rope}, {"attention", Attention},
   };

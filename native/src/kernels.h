@@ -48,6 +48,9 @@ struct Kernels {
   double (*exp_shift_sum)(float* x, int64_t n, float shift);
   // y[i] = x[i] · sigmoid(beta · x[i]): SiLU (beta 1) and quick_gelu (beta 1.702)
   void (*x_sigmoid)(float* y, const float* x, int64_t n, float beta);
+  // Peak probe: `iters` rounds of 12 independent fp32 FMAs (kind 0), bf16 pair dots (1) or int8 quad dots (2)
+  // on full vectors; returns the arithmetic operations done (multiply and add counted separately).
+  double (*probe)(int kind, int64_t iters);
 };
 
 const Kernels& kernels_portable();

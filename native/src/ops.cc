@@ -226,17 +226,20 @@ void attention(Ctx c, float* out, const float* q, const float* k, const float* v
   // values are small GEMMs; only a [32, T] block of scores exists at a time.
   const int64_t tp = (s.kv_length + PANEL - 1) / PANEL, dp = (d + PANEL - 1) / PANEL;
   const int64_t tpad = tp * PANEL;
-  std::vector<float> kpack(size_t(s.batch * s.kv_heads * tp * d * PANEL)), vpack(size_t(s.batch * s.kv_heads * dp * tpad * PANEL));
+  // scratch from the engine's block cache (a fresh std::vector would page-fault on every call)
+  Buffer kbuf(size_t(s.batch * s.kv_heads * tp * d * PANEL) * 4, false), vbuf(size_t(s.batch * s.kv_heads * dp * tpad * PANEL) * 4, false);
+  float* const kpack_data = kbuf.as<float>();
+  float* const vpack_data = vbuf.as<float>();
   c.pool.run(s.batch * s.kv_heads * tp, 4, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t b = i / (s.kv_heads * tp), g = (i / tp) % s.kv_heads, p = i % tp;
-      float* kd = kpack.data() + i * d * PANEL;
+      float* kd = kpack_data + i * d * PANEL;
       for (int j = 0; j < PANEL; ++j) {
         const int64_t t = p * PANEL + j;
         const float* ks = k + (b * s.kv_rows + t) * kw + g * d;
         const float* vs = v + (b * s.kv_rows + t) * kw + g * d;
         for (int64_t e = 0; e < d; ++e) kd[e * PANEL + j] = t < s.kv_length ? ks[e] : 0.0f;
-        float* vd = vpack.data() + (b * s.kv_heads + g) * dp * tpad * PANEL;
+        float* vd = vpack_data + (b * s.kv_heads + g) * dp * tpad * PANEL;
         for (int64_t e = 0; e < dp * PANEL; ++e) vd[(e / PANEL) * tpad * PANEL + t * PANEL + e % PANEL] = t < s.kv_length && e < d ? vs[e] : 0.0f;
       }
     }
@@ -251,7 +254,7 @@ void attention(Ctx c, float* out, const float* q, const float* k, const float* v
       const int64_t last = std::min(s.kv_length - 1, key_range(s, r0 + rows - 1).last);  // keys any row of the block sees
       const int64_t panels = last / PANEL + 1, ld = panels * PANEL;
       const float* qh = q + (b * s.seq + r0) * qw + h * d;
-      const float* kh = kpack.data() + (b * s.kv_heads + g) * tp * d * PANEL;
+      const float* kh = kpack_data + (b * s.kv_heads + g) * tp * d * PANEL;
       for (int64_t p = 0; p < panels; ++p) c.k.gemm_f32(qh, qw, int(rows), kh + p * d * PANEL, 0, d, scores.data() + p * PANEL, ld, PANEL, false);
       for (int64_t r = 0; r < rows; ++r) {
         float* sr = scores.data() + r * ld;
@@ -266,7 +269,7 @@ void attention(Ctx c, float* out, const float* q, const float* k, const float* v
         }
         inv[r] = any ? float(1.0 / denom) : 0.0f;
       }
-      const float* vh = vpack.data() + (b * s.kv_heads + g) * dp * tpad * PANEL;
+      const float* vh = vpack_data + (b * s.kv_heads + g) * dp * tpad * PANEL;
       float* o = out + (b * s.seq + r0) * qw + h * d;
       for (int64_t e = 0; e < dp; ++e) {
         c.k.gemm_f32(scores.data(), ld, int(rows), vh + e * tpad * PANEL, 0, ld, o + e * PANEL, qw, int(std::min<int64_t>(PANEL, d - e * PANEL)), false);

@@ -2,7 +2,9 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <fstream>
+#include <map>
 #include <new>
 #include <set>
 #include <stdexcept>
@@ -14,17 +16,63 @@ static std::atomic<int64_t> g_live{0};
 
 int64_t live_bytes() { return g_live.load(); }
 
-Buffer::Buffer(size_t n, bool zero) : bytes(n) {
-  const size_t rounded = (n + 63) / 64 * 64;
-  data = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
-  if (!data) throw std::bad_alloc();
-  if (zero) std::memset(data, 0, rounded == 0 ? 64 : rounded);
-  g_live += int64_t(n);
+namespace {
+
+// Freed activation-sized blocks are kept for reuse: a fresh block costs a page fault per 4 KiB on first touch,
+// which in a VM made element-wise ops several times slower than their memory traffic. Sizes are rounded up to
+// eighths of a power of two; at most kCacheLimit bytes wait in the cache.
+constexpr size_t kCacheMin = size_t(64) << 10, kCacheLimit = size_t(1) << 30;
+
+struct BlockCache {
+  std::mutex mu;
+  std::multimap<size_t, void*> free;
+  size_t held = 0;
+} g_cache;
+
+size_t size_class(size_t n) {
+  size_t p = 64;
+  while (p < n) p <<= 1;
+  const size_t step = std::max<size_t>(64, p / 8);
+  return (n + step - 1) / step * step;
+}
+
+}  // namespace
+
+Buffer::Buffer(size_t n, bool zero, bool lazy) : bytes(n), zero_(zero) {
+  if (!lazy) allocate();
+}
+
+void Buffer::allocate() {
+  const size_t cls = size_class(std::max<size_t>(bytes, 1));
+  if (cls >= kCacheMin) {
+    std::lock_guard<std::mutex> lock(g_cache.mu);
+    auto it = g_cache.free.find(cls);
+    if (it != g_cache.free.end()) {
+      data_ = it->second;
+      g_cache.free.erase(it);
+      g_cache.held -= cls;
+    }
+  }
+  if (!data_) data_ = std::aligned_alloc(64, cls);
+  if (!data_) throw std::bad_alloc();
+  if (zero_) std::memset(data_, 0, cls);
+  g_live += int64_t(bytes);
 }
 
 Buffer::~Buffer() {
-  std::free(data);
+  if (!data_) return;
   g_live -= int64_t(bytes);
+  void* data = data_;
+  const size_t cls = size_class(std::max<size_t>(bytes, 1));
+  if (cls >= kCacheMin && cls <= kCacheLimit / 4) {
+    std::lock_guard<std::mutex> lock(g_cache.mu);
+    if (g_cache.held + cls <= kCacheLimit) {
+      g_cache.free.emplace(cls, data);
+      g_cache.held += cls;
+      return;
+    }
+  }
+  std::free(data);
 }
 
 ThreadPool::ThreadPool(int threads) {

@@ -14,16 +14,27 @@
 
 namespace vip {
 
-// A 64-byte-aligned allocation, shared by the JavaScript handle and the queued ops that use it.
+// A 64-byte-aligned allocation, shared by the JavaScript handle and the queued ops that use it. An op's output
+// is created when the op is enqueued but gets its memory only when first used on the executor thread, so
+// memory is taken in execution order and blocks freed by earlier ops are reused.
 struct Buffer {
-  void* data = nullptr;
   size_t bytes = 0;
-  Buffer(size_t bytes, bool zero);
+  // `lazy`: allocate on first use (zeroed if `zero`); otherwise now.
+  Buffer(size_t bytes, bool zero, bool lazy = false);
   ~Buffer();
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
+  void* data() {
+    if (!data_) allocate();
+    return data_;
+  }
   template <class T>
-  T* as() const { return static_cast<T*>(data); }
+  T* as() { return static_cast<T*>(data()); }
+
+ private:
+  void allocate();
+  void* data_ = nullptr;
+  bool zero_ = false;
 };
 using BufferPtr = std::shared_ptr<Buffer>;
 // Bytes held by live buffers (weights, activations, caches) right now.

@@ -52,6 +52,8 @@ export interface AttentionOptions {
 
 export interface Backend {
   readonly name: string;
+  /** True when upload() copies the data, so the caller may reuse the tensor's buffer afterwards. */
+  readonly copiesOnUpload?: boolean;
 
   /** Throws if a dtype or activation the model needs is unsupported (called once at load). */
   check(needs: { weightDtypes: readonly string[]; activations: readonly Activation[] }): void;
@@ -67,6 +69,11 @@ export interface Backend {
   /** The only op that waits: the tensor's values as float32. */
   read(x: DeviceTensor): Promise<Float32Array>;
   release(x: DeviceTensor): void;
+  /**
+   * Runs `fn` and releases every tensor it created except the one it returns (and tensors sharing its
+   * memory). Engines that free by garbage collection alone may leave this out.
+   */
+  tidy?(fn: () => DeviceTensor): DeviceTensor;
 
   // -- layout -------------------------------------------------------------------------------------------
   /** Same data, new dims (same element count). */

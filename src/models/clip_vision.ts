@@ -103,8 +103,10 @@ class ClipEncoderLayer extends Module {
   }
 
   forward(h: DeviceTensor): DeviceTensor {
-    h = ops.add(h, this.self_attn.forward(this.layer_norm1.forward(h)));
-    return ops.add(h, this.mlp.forward(this.layer_norm2.forward(h)));
+    return ops.tidy(h, () => {
+      const mid = ops.add(h, this.self_attn.forward(this.layer_norm1.forward(h)));
+      return ops.add(mid, this.mlp.forward(this.layer_norm2.forward(mid)));
+    });
   }
 }
 

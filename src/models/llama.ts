@@ -101,8 +101,10 @@ class LlamaDecoderLayer extends Module {
   }
 
   forward(h: DeviceTensor, ctx: TextForwardContext): DeviceTensor {
-    h = ops.add(h, this.self_attn.forward(this.input_layernorm.forward(h), ctx));
-    return ops.add(h, this.mlp.forward(this.post_attention_layernorm.forward(h)));
+    return ops.tidy(h, () => {
+      const mid = ops.add(h, this.self_attn.forward(this.input_layernorm.forward(h), ctx));
+      return ops.add(mid, this.mlp.forward(this.post_attention_layernorm.forward(mid)));
+    });
   }
 }
 

@@ -24,3 +24,5 @@ export const rope = (x: DeviceTensor, positions: Int32Array, headDim: number, in
   x.backend.rope(x, positions, headDim, invFreq, scaling);
 export const attention = (q: DeviceTensor, k: DeviceTensor, v: DeviceTensor, o: AttentionOptions) => q.backend.attention(q, k, v, o);
 export const read = (x: DeviceTensor) => x.backend.read(x);
+/** fn(), with the intermediates it creates on x's backend released when it returns (all but the result). */
+export const tidy = (x: DeviceTensor, fn: () => DeviceTensor) => (x.backend.tidy ? x.backend.tidy(fn) : fn());

@@ -78,6 +78,8 @@ export async function loadWeights(
   const sizes = files.map((f) => statSync(f).size);
   const total = sizes.reduce((a, b) => a + b, 0);
   let filesDone = 0; // bytes of the shards already read
+  // An engine that copies on upload lets one buffer, grown to the largest tensor, serve every read.
+  let scratch = backend.copiesOnUpload ? new ArrayBuffer(0) : undefined;
   const source = new Map<string, string>();
   for (const [i, path] of files.entries()) {
     const file = await SafetensorsFile.open(path);
@@ -93,7 +95,8 @@ export async function loadWeights(
         if (entry.shape.join(', ') !== want) {
           throw new WeightsError(`${basename(path)}: tensor "${entry.name}" has shape [${entry.shape.join(', ')}] but the config implies [${want}]`);
         }
-        const tensor = convert(await file.read(entry.name), dtype);
+        if (scratch && scratch.byteLength < entry.end - entry.begin) scratch = new ArrayBuffer(entry.end - entry.begin);
+        const tensor = convert(await file.read(entry.name, scratch), dtype);
         param.value = backend.upload(tensor, dtype !== 'float32', param.linear ? linearFormat(key, dtype, quantizeVision) : undefined);
         source.set(key, entry.name);
         onProgress?.({ stage: 'load', file: basename(path), loaded: filesDone + entry.end, total });

@@ -50,21 +50,24 @@ export class SafetensorsFile {
     }
   }
 
-  /** Reads one tensor into memory of its own (float32/float16/bfloat16). */
-  async read(name: string): Promise<Tensor> {
+  /**
+   * Reads one tensor (float32/float16/bfloat16) into memory of its own, or into the start of `scratch` when
+   * it is large enough (the tensor then views it until the next read).
+   */
+  async read(name: string, scratch?: ArrayBuffer): Promise<Tensor> {
     const e = this.entry(name);
     const dtype = READABLE[e.dtype as keyof typeof READABLE];
     if (!dtype) throw new WeightsError(`${this.path}: tensor "${name}" has dtype ${e.dtype}; weights must be F32, F16 or BF16`);
-    const { buffer } = await this.readBytes(name);
-    const data = dtype === 'float32' ? new Float32Array(buffer) : new Uint16Array(buffer);
+    const bytes = await this.readBytes(name, scratch);
+    const data = dtype === 'float32' ? new Float32Array(bytes.buffer, 0, bytes.length / 4) : new Uint16Array(bytes.buffer, 0, bytes.length / 2);
     return new Tensor(dtype, data, e.shape);
   }
 
-  /** The raw little-endian bytes of a tensor of any dtype, in a buffer of their own. */
-  async readBytes(name: string): Promise<Uint8Array> {
+  /** The raw little-endian bytes of a tensor of any dtype, in a buffer of their own (or the start of `scratch`). */
+  async readBytes(name: string, scratch?: ArrayBuffer): Promise<Uint8Array> {
     const e = this.entry(name);
     const bytes = e.end - e.begin;
-    const out = new Uint8Array(bytes);
+    const out = scratch && scratch.byteLength >= bytes ? new Uint8Array(scratch, 0, bytes) : new Uint8Array(bytes);
     let done = 0;
     while (done < bytes) {
       const { bytesRead } = await this.fh.read(out, done, bytes - done, e.begin + done);

@@ -20,13 +20,18 @@ export interface NativeAddon {
   setThreads(n: number): void;
   setKernels(isa: string): void;
   alloc(bytes: number, zero: boolean): Handle;
+  release(h: Handle): void;
   fromHost(data: Float32Array | Uint16Array): Handle;
   packWeight(data: Float32Array | Uint16Array, src: number, n: number, k: number, format: FormatCode): Handle;
   packBuffer(dst: Handle, src: Handle, srcType: number, n: number, k: number, format: FormatCode): void;
   packedBytes(format: FormatCode, n: number, k: number): number;
   read(h: Handle, src: number, offset: number, count: number): Promise<Float32Array>;
   readPacked(h: Handle, format: FormatCode, n: number, k: number): Promise<Float32Array>;
+  /** [fp32 GFLOP/s, bf16 GFLOP/s, int8 GOP/s, read GB/s] measured now with every compute thread. */
+  limits(seconds: number): Promise<Float32Array>;
   flush(): Promise<void>;
+  setProfiling(on: boolean): void;
+  profile(reset: boolean): Record<string, [number, number]>;
   widen(dst: Handle, src: Handle, srcType: number, count: number): void;
   copy2d(dst: Handle, dstOffset: number, dstStride: number, src: Handle, srcOffset: number, srcStride: number, rows: number, rowLength: number): void;
   gather(dst: Handle, table: Handle, srcType: number, ids: Int32Array, width: number): void;

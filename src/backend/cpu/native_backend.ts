@@ -34,6 +34,7 @@ class NativeTensor extends DeviceTensor {
     readonly packed: Packed | null = null,
   ) {
     super();
+    backend.adopt(this);
   }
 }
 
@@ -46,7 +47,11 @@ export interface NativeBackendOptions {
 
 export class NativeBackend implements Backend {
   readonly name = 'native';
+  /** Uploads copy the weight (repacked), so the loader may reuse one read buffer. */
+  readonly copiesOnUpload = true;
   private readonly a: NativeAddon;
+  /** Tensors created inside each open tidy() scope, innermost last; null while making persistent caches. */
+  private scopes: Array<Set<NativeTensor> | null> = [];
 
   constructor(options: NativeBackendOptions = {}) {
     const addon = nativeAddon();
@@ -61,6 +66,57 @@ export class NativeBackend implements Backend {
   /** Instruction set of the kernels in use, threads, physical cores, bytes of native buffers alive. */
   info() {
     return this.a.info();
+  }
+
+  /**
+   * This machine's limits measured now with the current kernels and threads: fp32 FMA and bf16 GFLOP/s, int8
+   * GOP/s (multiply and add counted apart) and memory read GB/s.
+   */
+  async limits(seconds = 0.3): Promise<{ fp32: number; bf16: number; int8: number; readGBs: number }> {
+    const [fp32, bf16, int8, readGBs] = await this.a.limits(seconds);
+    return { fp32, bf16, int8, readGBs };
+  }
+
+  /** Registers a new tensor with the innermost tidy() scope. */
+  adopt(t: NativeTensor): void {
+    this.scopes.at(-1)?.add(t);
+  }
+
+  tidy(fn: () => DeviceTensor): DeviceTensor {
+    const scope = new Set<NativeTensor>();
+    this.scopes.push(scope);
+    let result: DeviceTensor;
+    try {
+      result = fn();
+    } finally {
+      this.scopes.pop();
+    }
+    const kept = this.t(result).handle;
+    for (const t of scope) if (t.handle !== kept) this.a.release(t.handle);
+    this.adopt(result as NativeTensor);
+    return result;
+  }
+
+  /** Runs fn outside any tidy() scope (for caches kept on weights). */
+  private persistent<T>(fn: () => T): T {
+    this.scopes.push(null);
+    try {
+      return fn();
+    } finally {
+      this.scopes.pop();
+    }
+  }
+
+  /**
+   * Seconds and calls per op kind since the last reset, for ops that have run (timing is on when
+   * $VIPLLAVA_PROFILE is set, or after setProfiling(true)).
+   */
+  profile(reset = false): Record<string, { seconds: number; calls: number }> {
+    return Object.fromEntries(Object.entries(this.a.profile(reset)).map(([k, [seconds, calls]]) => [k, { seconds, calls }]));
+  }
+
+  setProfiling(on: boolean): void {
+    this.a.setProfiling(on);
   }
 
   /** Waits until every enqueued op has run (for timing). */
@@ -90,7 +146,7 @@ export class NativeBackend implements Backend {
     if (r.packed) throw new VipLlavaError(`a linear-layer weight [${r.dims.join(', ')}] was used outside linear()`);
     if (r.dtype === 'float32') return r;
     if (!r.widened) {
-      const out = this.empty(r.dims);
+      const out = this.persistent(() => this.empty(r.dims));
       this.a.widen(out.handle, r.handle, SRC[r.dtype as Stored], r.size);
       r.widened = out;
     }
@@ -132,8 +188,9 @@ export class NativeBackend implements Backend {
     return this.a.read(r.handle, SRC[r.dtype as Stored], 0, r.size);
   }
 
-  release(_x: DeviceTensor): void {
-    // Freed when collected and no queued op uses it.
+  /** Frees x's memory once the queued ops that use it have run (also freed when collected). */
+  release(x: DeviceTensor): void {
+    this.a.release(this.t(x).handle);
   }
 
   reshape(x: DeviceTensor, dims: readonly number[]): DeviceTensor {
@@ -141,7 +198,7 @@ export class NativeBackend implements Backend {
     if (product(dims) !== r.size) throw new VipLlavaError(`reshape of [${r.dims.join(', ')}] to [${dims.join(', ')}] changes the element count`);
     if (r.packed && dims[0] !== r.packed.n) throw new VipLlavaError(`a linear-layer weight [${r.dims.join(', ')}] can only be reshaped keeping ${r.packed.n} rows`);
     const out = new NativeTensor(this, r.handle, [...dims], r.dtype, r.packed);
-    out.widened = r.widened && this.reshape(r.widened, dims) as NativeTensor;
+    out.widened = r.widened && this.persistent(() => this.reshape(r.widened!, dims) as NativeTensor);
     return out;
   }
 
@@ -258,7 +315,7 @@ export class NativeBackend implements Backend {
       const format = packedFormat('auto', stored, true);
       const h = this.a.alloc(this.a.packedBytes(format, n, k), false);
       this.a.packBuffer(h, w.handle, SRC[stored], n, k, format);
-      w.panels = new NativeTensor(this, h, [n, k], HELD[format], { format, n, k });
+      w.panels = this.persistent(() => new NativeTensor(this, h, [n, k], HELD[format], { format, n, k }));
     }
     return w.panels;
   }

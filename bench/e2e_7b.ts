@@ -1,0 +1,217 @@
+/**
+ * VipLlava-7B end to end on the native engine, per weight format: vision encode, prefill of a 626-token
+ * prompt, decode at batch 1 and 4, time to first token (one image + 50 text tokens), peak RSS, and the
+ * fraction of this machine's limits reached (measured in the same process: FMA / bf16 / int8 peaks, read
+ * bandwidth). The first run writes a checkpoint with VipLlava-7B shapes and random fp16 weights in the hub
+ * layout (sharded safetensors + index, ~14 GB) to $VIPLLAVA_BENCH_DIR or ~/.cache/vipllava/bench; it is never
+ * committed. Each format runs in its own process so peak RSS is its own. If a llama-bench binary is on the
+ * PATH (or --llama-bench), it runs on the same shapes for a ratio.
+ *
+ *   npm run bench [-- --formats auto,bfloat16,q8_0,q4_0] [-- --threads 2] [-- --runs 3]
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { NativeBackend } from '../src/backend/cpu/native_backend.js';
+import { VipLlavaConfig } from '../src/config/vipllava_config.js';
+import { VipLlavaForConditionalGeneration } from '../src/models/vipllava.js';
+import { Tensor } from '../src/tensor/tensor.js';
+import { float32ToHalf } from '../src/tensor/float16.js';
+import type { WeightDtype } from '../src/weights/load.js';
+import { machine, time } from './report.js';
+
+const { values } = parseArgs({
+  options: {
+    formats: { type: 'string', default: 'auto,bfloat16,q8_0,q4_0' },
+    threads: { type: 'string' },
+    runs: { type: 'string', default: '3' },
+    dir: { type: 'string' },
+    child: { type: 'string' },
+    'llama-bench': { type: 'string' },
+  },
+});
+const DIR = values.dir ?? process.env.VIPLLAVA_BENCH_DIR ?? join(homedir(), '.cache', 'vipllava', 'bench', 'vip-llava-7b-random');
+const RUNS = Number(values.runs);
+const PROMPT = 626;
+const IMAGE_TOKENS = 576;
+
+// The hub's llava-hf/vip-llava-7b-hf config: only what differs from the class defaults.
+const CONFIG = {
+  architectures: ['VipLlavaForConditionalGeneration'],
+  model_type: 'vipllava',
+  image_token_index: 32000,
+  pad_token_id: 32001,
+  projector_hidden_act: 'gelu',
+  projector_layernorm_eps: 1e-5,
+  text_config: { architectures: ['LlamaForCausalLM'], max_position_embeddings: 4096, model_type: 'llama', rms_norm_eps: 1e-5, torch_dtype: 'float16', vocab_size: 32064 },
+  torch_dtype: 'float16',
+  vision_config: { hidden_size: 1024, image_size: 336, intermediate_size: 4096, model_type: 'clip_vision_model', num_attention_heads: 16, num_hidden_layers: 24, patch_size: 14, projection_dim: 768, vocab_size: 32000 },
+  vision_feature_layers: [-2, -5, -8, -11, 6],
+  vocab_size: 32064,
+};
+
+/** Writes the random checkpoint: fp16 shards of ≤ 2 GB, norm weights near 1, everything else small. */
+function writeCheckpoint(): void {
+  mkdirSync(DIR, { recursive: true });
+  const shapes = [...VipLlavaForConditionalGeneration.parameterShapes(VipLlavaConfig.fromDict(CONFIG))];
+  let seed = 0x9e3779b9;
+  const next = () => ((seed ^= seed << 13), (seed ^= seed >>> 17), (seed ^= seed << 5), (seed >>> 0) / 2 ** 32);
+  const small = Uint16Array.from({ length: 1 << 24 }, () => float32ToHalf((next() - 0.5) * 0.04));
+  const ones = Uint16Array.from({ length: 1 << 16 }, () => float32ToHalf(0.5 + next()));
+  const shards: Array<Array<[string, number[]]>> = [[]];
+  let bytes = 0;
+  for (const [name, shape] of shapes) {
+    const n = shape.reduce((a, b) => a * b, 1) * 2;
+    if (bytes + n > 2e9 && shards.at(-1)!.length > 0) {
+      shards.push([]);
+      bytes = 0;
+    }
+    shards.at(-1)!.push([name, [...shape]]);
+    bytes += n;
+  }
+  const weightMap: Record<string, string> = {};
+  let offset = 0;
+  shards.forEach((tensors, s) => {
+    const file = `model-${String(s + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`;
+    const header: Record<string, unknown> = {};
+    let at = 0;
+    for (const [name, shape] of tensors) {
+      const n = shape.reduce((a, b) => a * b, 1) * 2;
+      header[name] = { dtype: 'F16', shape, data_offsets: [at, at + n] };
+      at += n;
+      weightMap[name] = file;
+    }
+    let json = Buffer.from(JSON.stringify(header));
+    json = Buffer.concat([json, Buffer.alloc((8 - (json.length % 8)) % 8, 0x20)]);
+    const fd = openSync(join(DIR, `${file}.partial`), 'w');
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(json.length));
+    writeSync(fd, len);
+    writeSync(fd, json);
+    for (const [name, shape] of tensors) {
+      const count = shape.reduce((a, b) => a * b, 1);
+      const norm = shape.length === 1 && /norm|layrnorm/.test(name) && name.endsWith('.weight');
+      const src = norm ? ones : small;
+      for (let done = 0; done < count; ) {
+        const start = (offset = (offset + 7919) % (src.length / 2));
+        const n = Math.min(count - done, src.length - start);
+        writeSync(fd, new Uint8Array(src.buffer, start * 2, n * 2));
+        done += n;
+      }
+    }
+    closeSync(fd);
+    renameSync(join(DIR, `${file}.partial`), join(DIR, file));
+    process.stderr.write(`  wrote ${file}\n`);
+  });
+  writeFileSync(join(DIR, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
+  writeFileSync(join(DIR, 'config.json'), JSON.stringify(CONFIG, null, 2));
+}
+
+interface Result {
+  format: string;
+  limits: { fp32: number; bf16: number; int8: number; readGBs: number };
+  loadS: number;
+  visionS: number;
+  prefillS: number;
+  decode1: number;
+  decode4: number;
+  ttftS: number;
+  weightBytes: number;
+  peakRssGB: number;
+  isa: string;
+  threads: number;
+}
+
+/** One format, in this process. */
+async function child(format: WeightDtype): Promise<Result> {
+  const backend = new NativeBackend({ threads: values.threads ? Number(values.threads) : undefined });
+  const limits = await backend.limits(0.5);
+  const t0 = Date.now();
+  const model = await VipLlavaForConditionalGeneration.fromPretrained(DIR, { backend, dtype: format });
+  const loadS = (Date.now() - t0) / 1000;
+  const pixels = new Tensor('float32', Float32Array.from({ length: 3 * 336 * 336 }, (_, i) => Math.sin(i) * 0.5), [1, 3, 336, 336]);
+  const vision = await time(async () => backend.read(model.imageFeatures(pixels)), { warmup: 1, runs: RUNS });
+  const ids = (n: number, first = 0) => Array.from({ length: n }, (_, i) => 1000 + ((i * 7919 + first) % 30000));
+  await model.forward({ inputIds: [ids(32)], logitsToKeep: 1 });
+  const prefill = await time(() => model.forward({ inputIds: [ids(PROMPT)], logitsToKeep: 1 }), { warmup: 0, runs: Math.max(1, RUNS - 1) });
+  const decode = async (batch: number) => {
+    const stamps: number[] = [];
+    const inputIds = Array.from({ length: batch }, (_, b) => ids(16, b));
+    for await (const e of model.generateStream({ inputIds, maxNewTokens: 12, minNewTokens: 12, doSample: false })) {
+      if (e.row === 0) stamps.push(performance.now());
+    }
+    const gaps = stamps.slice(2).map((s, i) => s - stamps[i + 1]).sort((a, b) => a - b);
+    return (1000 * batch) / gaps[Math.floor(gaps.length / 2)];
+  };
+  const decode1 = await decode(1);
+  const decode4 = await decode(4);
+  const prompt = [1, ...new Array(IMAGE_TOKENS).fill(32000), ...ids(PROMPT - IMAGE_TOKENS - 1)];
+  const start = performance.now();
+  let ttftS = 0;
+  for await (const e of model.generateStream({ inputIds: [prompt], pixelValues: pixels, maxNewTokens: 1, doSample: false })) {
+    if (!ttftS) ttftS = (performance.now() - start) / 1000;
+    void e;
+  }
+  const weightBytes = estimateDecodeBytes(model, format);
+  return {
+    format, limits, loadS, visionS: vision.median, prefillS: prefill.median, decode1, decode4, ttftS, weightBytes,
+    peakRssGB: process.resourceUsage().maxRSS / 2 ** 20, isa: backend.info().isa, threads: backend.info().threads,
+  };
+}
+
+/** Bytes a decode step reads: the language model's linear weights and lm_head in their runtime format. */
+function estimateDecodeBytes(model: VipLlavaForConditionalGeneration, format: WeightDtype): number {
+  const t = model.config.text_config;
+  const perLayer = 4 * t.hidden_size * t.hidden_size + 3 * t.hidden_size * t.intermediate_size;
+  const params = t.num_hidden_layers * perLayer + t.vocab_size * t.hidden_size;
+  const bytesPer = format === 'q8_0' ? 34 / 32 : format === 'q4_0' ? 18 / 32 : format === 'float32' ? 4 : 2;
+  return params * bytesPer;
+}
+
+function llamaBench(): string | null {
+  const bin = values['llama-bench'] ?? (spawnSync('sh', ['-c', 'command -v llama-bench'], { encoding: 'utf8' }).stdout.trim() || null);
+  if (!bin) return null;
+  return execFileSync(bin, ['-t', values.threads ?? '2', '-p', String(PROMPT), '-n', '32'], { encoding: 'utf8' });
+}
+
+async function main() {
+  if (values.child) {
+    console.log(JSON.stringify(await child(values.child as WeightDtype)));
+    return;
+  }
+  console.log(`machine: ${machine()}`);
+  if (!existsSync(join(DIR, 'model.safetensors.index.json'))) {
+    console.log(`writing a random VipLlava-7B checkpoint (fp16, hub layout) to ${DIR} ...`);
+    writeCheckpoint();
+  }
+  console.log(`checkpoint: ${DIR}; medians of ${RUNS} runs after a warm-up (prefill: ${Math.max(1, RUNS - 1)} runs)\n`);
+  const self = fileURLToPath(import.meta.url);
+  const rows: Result[] = [];
+  for (const format of values.formats!.split(',')) {
+    const args = [self, '--child', format, '--runs', String(RUNS), '--dir', DIR, ...(values.threads ? ['--threads', values.threads] : [])];
+    const r = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+    if (r.status !== 0) {
+      console.log(`${format}: failed (exit ${r.status})`);
+      continue;
+    }
+    const res = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Result;
+    rows.push(res);
+    const l = res.limits;
+    const peak = format === 'bfloat16' ? l.bf16 : format.startsWith('q') ? l.int8 : l.fp32;
+    const prefillFlop = 2 * 6.74e9 * PROMPT;
+    console.log(`${format} (${res.isa}, ${res.threads} threads; limits now: fp32 ${l.fp32.toFixed(0)}, bf16 ${l.bf16.toFixed(0)} GFLOP/s, int8 ${l.int8.toFixed(0)} GOP/s, read ${l.readGBs.toFixed(1)} GB/s)`);
+    console.log(`  load ${res.loadS.toFixed(1)} s, peak RSS ${res.peakRssGB.toFixed(2)} GiB`);
+    console.log(`  vision (CLIP + projector)  ${(res.visionS * 1000).toFixed(0)} ms`);
+    console.log(`  prefill ${PROMPT} tokens        ${(PROMPT / res.prefillS).toFixed(1)} tok/s (${res.prefillS.toFixed(2)} s, ${((100 * prefillFlop) / res.prefillS / 1e9 / peak).toFixed(0)}% of the ${format === 'bfloat16' ? 'bf16' : format.startsWith('q') ? 'int8' : 'fp32'} peak)`);
+    console.log(`  decode batch 1             ${res.decode1.toFixed(2)} tok/s (${((res.decode1 * res.weightBytes) / 1e9).toFixed(1)} GB/s of weights, ${((100 * res.decode1 * res.weightBytes) / 1e9 / l.readGBs).toFixed(0)}% of the read bandwidth)`);
+    console.log(`  decode batch 4             ${res.decode4.toFixed(2)} tok/s (${(res.decode4 / res.decode1).toFixed(2)}× batch 1)`);
+    console.log(`  time to first token        ${res.ttftS.toFixed(2)} s (one image + ${PROMPT - IMAGE_TOKENS} text tokens)`);
+  }
+  const lb = llamaBench();
+  console.log(lb ? `\nllama-bench on this machine now:\n${lb}` : '\nllama-bench: not on the PATH (pass --llama-bench <binary> to compare in the same session)');
+}
+
+await main();
