@@ -1,6 +1,6 @@
 {
   "variables": {
-    "vip_cflags": ["-std=c++17", "-O3", "-fexceptions", "-fopenmp-simd", "-fno-math-errno", "-fPIC", "-Wno-maybe-uninitialized", "-Wno-uninitialized", "-Wno-unused-function"]
+    "vip_cflags": ["-std=c++20", "-O3", "-fexceptions", "-fopenmp-simd", "-fno-math-errno", "-fPIC", "-Wno-maybe-uninitialized", "-Wno-uninitialized", "-Wno-unused-function"]
   },
   "targets": [
     {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <future>
 #include <map>
 #include <mutex>
 #include <memory>
@@ -186,7 +187,14 @@ Napi::Value PackWeight(const Napi::CallbackInfo& info) {
   const int64_t n = i64(info, 2), k = i64(info, 3);
   const auto f = vip::Format(i64(info, 4));
   auto b = std::make_shared<vip::Buffer>(vip::packed_bytes(f, n, k), false);
-  vip::pack_matrix(f, static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset(), st, n, k, b->data());
+  // Packed on the compute threads; this call waits (upload is synchronous, and the source must stay put).
+  const void* src = static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset();
+  std::promise<void> done;
+  submit("pack", [&] {
+    ctx().pool.run((n + vip::PANEL - 1) / vip::PANEL, 4, [&](int64_t p0, int64_t p1) { vip::pack_matrix(f, src, st, n, k, b->data(), p0, p1); });
+    done.set_value();
+  });
+  done.get_future().wait();
   return wrap(info.Env(), b);
 }
 

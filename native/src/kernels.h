@@ -31,19 +31,24 @@ struct QuantRows {
 
 struct Kernels {
   const char* isa;
-  // y[r, 0:cols] = (accumulate ? y : 0) + Σ_{k in [k0, k1)} x[r, k] · panel[k, 0:cols] for r < m.
-  // x rows are ldx apart, y rows ldy apart; cols ≤ 32 (the last panel may be partial).
-  void (*gemm_f32)(const float* x, int64_t ldx, int m, const float* panel, int64_t k0, int64_t k1, float* y, int64_t ldy, int cols, bool accumulate);
-  void (*gemm_f16)(const float* x, int64_t ldx, int m, const uint16_t* panel, int64_t k0, int64_t k1, float* y, int64_t ldy, int cols, bool accumulate);
-  void (*gemm_bf16)(const float* x, int64_t ldx, int m, const uint16_t* panel, int64_t k0, int64_t k1, float* y, int64_t ldy, int cols, bool accumulate);
+  // y[r, 0:cols] = (accumulate ? y : 0) + Σ_{k in [k0, k1)} x[r, k] · strip[k, 0:cols] for r < m, where the strip is
+  // np (1 or 2) panels `pstride` bytes apart and cols ≤ 32·np. x rows are ldx apart, y rows ldy apart.
+  void (*gemm_f32)(const float* x, int64_t ldx, int m, const void* panel, size_t pstride, int np, int64_t k0, int64_t k1, float* y, int64_t ldy, int cols, bool accumulate);
+  // The same for one 32-column strip of a plain row-major matrix whose rows are ldp floats apart (attention's
+  // values used in place); only the first `cols` columns are read.
+  void (*gemm_f32_strided)(const float* x, int64_t ldx, int m, const float* b, int64_t ldp, int64_t k0, int64_t k1, float* y, int64_t ldy, int cols, bool accumulate);
+  void (*gemm_f16)(const float* x, int64_t ldx, int m, const void* panel, size_t pstride, int np, int64_t k0, int64_t k1, float* y, int64_t ldy, int cols, bool accumulate);
+  void (*gemm_bf16)(const float* x, int64_t ldx, int m, const void* panel, size_t pstride, int np, int64_t k0, int64_t k1, float* y, int64_t ldy, int cols, bool accumulate);
   // bf16 activations xb [m][ldx] (bf16), k0, k1 even.
-  void (*gemm_bf16dot)(const uint16_t* xb, int64_t ldx, int m, const uint16_t* panel, int64_t k0, int64_t k1, float* y, int64_t ldy, int cols, bool accumulate);
+  void (*gemm_bf16dot)(const uint16_t* xb, int64_t ldx, int m, const void* panel, size_t pstride, int np, int64_t k0, int64_t k1, float* y, int64_t ldy, int cols, bool accumulate);
   // Quantised: blocks [b0, b1) of 32; x quantised per row and block; panel points at the panel's first block.
-  void (*gemm_q8)(const QuantRows& x, int64_t ldq, int m, const uint8_t* panel, int64_t b0, int64_t b1, float* y, int64_t ldy, int cols, bool accumulate);
-  void (*gemm_q4)(const QuantRows& x, int64_t ldq, int m, const uint8_t* panel, int64_t b0, int64_t b1, float* y, int64_t ldy, int cols, bool accumulate);
+  void (*gemm_q8)(const QuantRows& x, int64_t ldq, int m, const void* panel, size_t pstride, int np, int64_t b0, int64_t b1, float* y, int64_t ldy, int cols, bool accumulate);
+  void (*gemm_q4)(const QuantRows& x, int64_t ldq, int m, const void* panel, size_t pstride, int np, int64_t b0, int64_t b1, float* y, int64_t ldy, int cols, bool accumulate);
   float (*dot)(const float* a, const float* b, int64_t n);
   // y += a · x
   void (*axpy)(float a, const float* x, float* y, int64_t n);
+  // x[i] *= scale for i < n; returns the largest result
+  float (*scale_max)(float* x, int64_t n, float scale);
   // x[i] = exp(x[i] - shift) for i < n, returns the sum (accumulated in double)
   double (*exp_shift_sum)(float* x, int64_t n, float shift);
   // y[i] = x[i] · sigmoid(beta · x[i]): SiLU (beta 1) and quick_gelu (beta 1.702)

@@ -36,25 +36,29 @@ void linear(Ctx c, float* y, const float* x, const void* w, const float* bias, i
   // decode-sized m, where the weights stream once.
   const int64_t kc = m <= 16 ? kp : 256;
   const int64_t mc = 256;
-  c.pool.run(panels, 1, [&](int64_t p0, int64_t p1) {
+  // Threads take strips of two panels (64 output features; the last strip may be one panel or partial).
+  const int64_t strips = (panels + 1) / 2;
+  c.pool.run(strips, 1, [&](int64_t s0, int64_t s1) {
     for (int64_t r0 = 0; r0 < m; r0 += mc) {
       const int rows = int(std::min(mc, m - r0));
       for (int64_t k0 = 0; k0 < kp; k0 += kc) {
         const int64_t k1 = std::min(kp, k0 + kc);
         const bool acc = bias != nullptr || k0 > 0;
-        for (int64_t p = p0; p < p1; ++p) {
+        for (int64_t st = s0; st < s1; ++st) {
+          const int64_t p = 2 * st;
+          const int np = int(std::min<int64_t>(2, panels - p));
           const uint8_t* panel = static_cast<const uint8_t*>(w) + p * pb;
           float* yp = y + r0 * n + p * PANEL;
-          const int cols = int(std::min<int64_t>(PANEL, n - p * PANEL));
+          const int cols = int(std::min<int64_t>(np * PANEL, n - p * PANEL));
           switch (f) {
-            case PANEL_F32: c.k.gemm_f32(x + r0 * k, k, rows, reinterpret_cast<const float*>(panel), k0, std::min(k1, k), yp, n, cols, acc); break;
-            case PANEL_F16: c.k.gemm_f16(x + r0 * k, k, rows, reinterpret_cast<const uint16_t*>(panel), k0, std::min(k1, k), yp, n, cols, acc); break;
-            case PANEL_BF16: c.k.gemm_bf16(x + r0 * k, k, rows, reinterpret_cast<const uint16_t*>(panel), k0, std::min(k1, k), yp, n, cols, acc); break;
-            case PANEL_BF16DOT: c.k.gemm_bf16dot(xb.data() + r0 * kp, kp, rows, reinterpret_cast<const uint16_t*>(panel), k0, k1, yp, n, cols, acc); break;
+            case PANEL_F32: c.k.gemm_f32(x + r0 * k, k, rows, panel, pb, np, k0, std::min(k1, k), yp, n, cols, acc); break;
+            case PANEL_F16: c.k.gemm_f16(x + r0 * k, k, rows, panel, pb, np, k0, std::min(k1, k), yp, n, cols, acc); break;
+            case PANEL_BF16: c.k.gemm_bf16(x + r0 * k, k, rows, panel, pb, np, k0, std::min(k1, k), yp, n, cols, acc); break;
+            case PANEL_BF16DOT: c.k.gemm_bf16dot(xb.data() + r0 * kp, kp, rows, panel, pb, np, k0, k1, yp, n, cols, acc); break;
             case PANEL_Q8:
             case PANEL_Q4: {
               const QuantRows rq = {qr.q + r0 * kp, qr.scale + r0 * (kp / QBLOCK), qr.sum + r0 * (kp / QBLOCK)};
-              (f == PANEL_Q8 ? c.k.gemm_q8 : c.k.gemm_q4)(rq, kp, rows, panel, k0 / QBLOCK, k1 / QBLOCK, yp, n, cols, acc);
+              (f == PANEL_Q8 ? c.k.gemm_q8 : c.k.gemm_q4)(rq, kp, rows, panel, pb, np, k0 / QBLOCK, k1 / QBLOCK, yp, n, cols, acc);
               break;
             }
           }
@@ -221,58 +225,61 @@ void attention(Ctx c, float* out, const float* q, const float* k, const float* v
     return;
   }
 
-  // Prefill: per (batch, kv head) the keys are packed in panels of 32 keys ([T/32][d][32]) and the values in
-  // panels of 32 features ([d/32][T][32]), so for a block of 32 queries both the scores and the weighted sum of
-  // values are small GEMMs; only a [32, T] block of scores exists at a time.
-  const int64_t tp = (s.kv_length + PANEL - 1) / PANEL, dp = (d + PANEL - 1) / PANEL;
-  const int64_t tpad = tp * PANEL;
-  // scratch from the engine's block cache (a fresh std::vector would page-fault on every call)
-  Buffer kbuf(size_t(s.batch * s.kv_heads * tp * d * PANEL) * 4, false), vbuf(size_t(s.batch * s.kv_heads * dp * tpad * PANEL) * 4, false);
-  float* const kpack_data = kbuf.as<float>();
-  float* const vpack_data = vbuf.as<float>();
+  // Prefill: per (batch, kv head) the keys are packed in panels of 32 keys ([T/32][d][32]), so for a block of 32
+  // queries the scores are a small GEMM; the weighted sum of values is another, reading the values in place.
+  // Only a [32, T] block of scores exists at a time.
+  const int64_t tp = (s.kv_length + PANEL - 1) / PANEL;
+  Buffer kbuf(size_t(s.batch * s.kv_heads * tp * d * PANEL) * 4, false);  // from the block cache, no page faults
+  float* const kpack = kbuf.as<float>();
   c.pool.run(s.batch * s.kv_heads * tp, 4, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t b = i / (s.kv_heads * tp), g = (i / tp) % s.kv_heads, p = i % tp;
-      float* kd = kpack_data + i * d * PANEL;
+      float* kd = kpack + i * d * PANEL;
       for (int j = 0; j < PANEL; ++j) {
         const int64_t t = p * PANEL + j;
         const float* ks = k + (b * s.kv_rows + t) * kw + g * d;
-        const float* vs = v + (b * s.kv_rows + t) * kw + g * d;
         for (int64_t e = 0; e < d; ++e) kd[e * PANEL + j] = t < s.kv_length ? ks[e] : 0.0f;
-        float* vd = vpack_data + (b * s.kv_heads + g) * dp * tpad * PANEL;
-        for (int64_t e = 0; e < dp * PANEL; ++e) vd[(e / PANEL) * tpad * PANEL + t * PANEL + e % PANEL] = t < s.kv_length && e < d ? vs[e] : 0.0f;
       }
     }
   });
   constexpr int64_t QB = 32;
   const int64_t qblocks = (s.seq + QB - 1) / QB;
   c.pool.run(s.batch * s.heads * qblocks, 1, [&](int64_t i0, int64_t i1) {
-    std::vector<float> scores(size_t(QB * tpad)), inv(QB);
+    std::vector<float> scores(size_t(QB * tp * PANEL)), inv(QB);
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t b = i / (s.heads * qblocks), h = (i / qblocks) % s.heads, qb = i % qblocks, g = h / rep;
       const int64_t r0 = qb * QB, rows = std::min(QB, s.seq - r0);
       const int64_t last = std::min(s.kv_length - 1, key_range(s, r0 + rows - 1).last);  // keys any row of the block sees
       const int64_t panels = last / PANEL + 1, ld = panels * PANEL;
       const float* qh = q + (b * s.seq + r0) * qw + h * d;
-      const float* kh = kpack_data + (b * s.kv_heads + g) * tp * d * PANEL;
-      for (int64_t p = 0; p < panels; ++p) c.k.gemm_f32(qh, qw, int(rows), kh + p * d * PANEL, 0, d, scores.data() + p * PANEL, ld, PANEL, false);
+      const float* kh = kpack + (b * s.kv_heads + g) * tp * d * PANEL;
+      for (int64_t p = 0; p < panels; ++p) c.k.gemm_f32(qh, qw, int(rows), kh + p * d * PANEL, 0, 1, 0, d, scores.data() + p * PANEL, ld, PANEL, false);
       for (int64_t r = 0; r < rows; ++r) {
         float* sr = scores.data() + r * ld;
         const KeyRange kr = key_range(s, r0 + r);
+        const int64_t n = kr.last - kr.first + 1;
+        std::fill(sr, sr + kr.first, 0.0f);
+        std::fill(sr + kr.last + 1, sr + ld, 0.0f);
+        if (key_mask.empty()) {  // no padding: scale and max, then exp and sum, in two vector passes
+          const float mx = c.k.scale_max(sr + kr.first, n, s.scale);
+          inv[r] = float(1.0 / c.k.exp_shift_sum(sr + kr.first, n, mx));
+          continue;
+        }
         for (int64_t t = kr.first; t <= kr.last; ++t) sr[t] = masked(b, t) ? ninf : sr[t] * s.scale;
         bool any;
         softmax_row(c, sr, kr.first, kr.last, &any);
         double denom = 0;
-        for (int64_t t = 0; t < ld; ++t) {
-          if (!any || t < kr.first || t > kr.last || masked(b, t)) sr[t] = 0;
+        for (int64_t t = kr.first; t <= kr.last; ++t) {
+          if (!any || masked(b, t)) sr[t] = 0;
           denom += sr[t];
         }
         inv[r] = any ? float(1.0 / denom) : 0.0f;
       }
-      const float* vh = vpack_data + (b * s.kv_heads + g) * dp * tpad * PANEL;
+      const float* vh = v + b * s.kv_rows * kw + g * d;  // [T, d], rows kw apart: read in place
       float* o = out + (b * s.seq + r0) * qw + h * d;
-      for (int64_t e = 0; e < dp; ++e) {
-        c.k.gemm_f32(scores.data(), ld, int(rows), vh + e * tpad * PANEL, 0, ld, o + e * PANEL, qw, int(std::min<int64_t>(PANEL, d - e * PANEL)), false);
+      const int64_t used = std::min(ld, s.kv_length);  // weights past `used` are 0
+      for (int64_t e = 0; e < d; e += PANEL) {
+        c.k.gemm_f32_strided(scores.data(), ld, int(rows), vh + e, kw, 0, used, o + e, qw, int(std::min<int64_t>(PANEL, d - e)), false);
       }
       for (int64_t r = 0; r < rows; ++r) {
         for (int64_t e = 0; e < d; ++e) o[r * qw + e] *= inv[r];

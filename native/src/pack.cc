@@ -82,12 +82,12 @@ size_t panel_bytes(Format f, int64_t k) {
 
 size_t packed_bytes(Format f, int64_t n, int64_t k) { return size_t((n + PANEL - 1) / PANEL) * panel_bytes(f, k); }
 
-void pack_matrix(Format f, const void* src, SrcType st, int64_t n, int64_t k, void* dst) {
+void pack_matrix(Format f, const void* src, SrcType st, int64_t n, int64_t k, void* dst, int64_t p0, int64_t p1) {
   const int64_t panels = (n + PANEL - 1) / PANEL;
   const size_t pb = panel_bytes(f, k);
   const int64_t kp = padded_k(f, k);
   std::vector<float> col(kp);
-  for (int64_t p = 0; p < panels; ++p) {
+  for (int64_t p = p0; p < (p1 < 0 ? panels : p1); ++p) {
     uint8_t* out = static_cast<uint8_t*>(dst) + p * pb;
     std::memset(out, 0, pb);
     for (int j = 0; j < PANEL; ++j) {

@@ -13,8 +13,9 @@ enum SrcType : int { SRC_F32 = 0, SRC_F16 = 1, SRC_BF16 = 2 };
 int64_t padded_k(Format f, int64_t k);
 // Bytes of a packed [N, K] matrix.
 size_t packed_bytes(Format f, int64_t n, int64_t k);
-// Repacks src [N, K] (row-major, in its own dtype) into dst, panels of 32 rows; rows past N are zero.
-void pack_matrix(Format f, const void* src, SrcType st, int64_t n, int64_t k, void* dst);
+// Repacks src [N, K] (row-major, in its own dtype) into dst, panels of 32 rows; rows past N are zero. Only
+// panels [p0, p1) when given (p1 = -1: to the end), so callers can split the work.
+void pack_matrix(Format f, const void* src, SrcType st, int64_t n, int64_t k, void* dst, int64_t p0 = 0, int64_t p1 = -1);
 
 // The matrix back as float32 [N, K] (exact for the float formats, dequantised for Q8_0 / Q4_0).
 void unpack_matrix(Format f, const void* src, int64_t n, int64_t k, float* dst);
