@@ -56,6 +56,8 @@ struct Kernels {
   // Peak probe: `iters` rounds of 12 independent fp32 FMAs (kind 0), bf16 pair dots (1) or int8 quad dots (2)
   // on full vectors; returns the arithmetic operations done (multiply and add counted separately).
   double (*probe)(int kind, int64_t iters);
+  // Σ x[i] for i < n, streaming (the memory-bandwidth probe)
+  float (*read_sum)(const float* x, int64_t n);
 };
 
 const Kernels& kernels_portable();

@@ -4,7 +4,7 @@
  */
 import { statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import type { Backend, LinearFormat } from '../backend/backend.js';
+import type { Backend, DeviceTensor, LinearFormat } from '../backend/backend.js';
 import { WeightsError } from '../errors.js';
 import type { Snapshot } from '../hub/resolve.js';
 import type { OnProgress } from '../hub/progress.js';
@@ -13,6 +13,7 @@ import { float32ToBfloat16, float32ToHalf } from '../tensor/float16.js';
 import type { Parameter } from '../models/modules.js';
 import { canonicalKey } from './key_map.js';
 import { SafetensorsFile } from './safetensors.js';
+import { cachePath, isPackedStore, readCache, writeCache } from './packed_cache.js';
 import { readJson } from '../config/fields.js';
 
 /**
@@ -57,6 +58,8 @@ function convert(t: Tensor, to: WeightDtype): Tensor {
   return new Tensor(to, out, t.dims);
 }
 
+let warnedCache = false;
+
 /** The compute format of one linear weight under a load dtype. */
 function linearFormat(key: string, dtype: WeightDtype, quantizeVision: boolean): LinearFormat {
   if (dtype === 'bfloat16') return 'bfloat16';
@@ -80,9 +83,15 @@ export async function loadWeights(
   let filesDone = 0; // bytes of the shards already read
   // An engine that copies on upload lets one buffer, grown to the largest tensor, serve every read.
   let scratch = backend.copiesOnUpload ? new ArrayBuffer(0) : undefined;
+  // Quantised or bf16 linear weights cost time to make: an engine that can keeps them on disk for next time.
+  const store = isPackedStore(backend) && (dtype === 'q8_0' || dtype === 'q4_0' || dtype === 'bfloat16') ? backend : null;
+  const options = `${dtype}${quantizeVision ? '+vision' : ''}`;
   const source = new Map<string, string>();
   for (const [i, path] of files.entries()) {
     const file = await SafetensorsFile.open(path);
+    const cacheFile = store ? cachePath(path, options) : null;
+    const cached = cacheFile ? readCache(cacheFile, path, options) : null;
+    const packedHere: Array<[string, DeviceTensor]> = [];
     try {
       for (const entry of file.entries.values()) {
         const key = canonicalKey(entry.name);
@@ -95,11 +104,28 @@ export async function loadWeights(
         if (entry.shape.join(', ') !== want) {
           throw new WeightsError(`${basename(path)}: tensor "${entry.name}" has shape [${entry.shape.join(', ')}] but the config implies [${want}]`);
         }
-        if (scratch && scratch.byteLength < entry.end - entry.begin) scratch = new ArrayBuffer(entry.end - entry.begin);
-        const tensor = convert(await file.read(entry.name, scratch), dtype);
-        param.value = backend.upload(tensor, dtype !== 'float32', param.linear ? linearFormat(key, dtype, quantizeVision) : undefined);
+        const hit = param.linear && cached?.[entry.name];
+        if (store && hit) {
+          param.value = store.loadPacked(cacheFile!, hit);
+        } else {
+          if (scratch && scratch.byteLength < entry.end - entry.begin) scratch = new ArrayBuffer(entry.end - entry.begin);
+          const raw = await file.read(entry.name, scratch);
+          const format = param.linear ? linearFormat(key, dtype, quantizeVision) : undefined;
+          // An engine that repacks converts linear weights itself (to bf16 or blocks), faster than here.
+          const tensor = format !== undefined && format !== 'auto' && backend.copiesOnUpload ? raw : convert(raw, dtype);
+          param.value = backend.upload(tensor, dtype !== 'float32', format);
+          if (store && param.linear) packedHere.push([entry.name, param.value]);
+        }
         source.set(key, entry.name);
         onProgress?.({ stage: 'load', file: basename(path), loaded: filesDone + entry.end, total });
+      }
+      if (store && cacheFile && !cached && packedHere.length > 0) {
+        try {
+          writeCache(store, cacheFile, path, options, packedHere);
+        } catch (e) {
+          if (!warnedCache) process.emitWarning(`could not write the packed-weight cache ${cacheFile}: ${(e as Error).message}`, { code: 'VIPLLAVA_CACHE' });
+          warnedCache = true;
+        }
       }
     } finally {
       await file.close();

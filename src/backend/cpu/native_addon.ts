@@ -25,6 +25,8 @@ export interface NativeAddon {
   packWeight(data: Float32Array | Uint16Array, src: number, n: number, k: number, format: FormatCode): Handle;
   packBuffer(dst: Handle, src: Handle, srcType: number, n: number, k: number, format: FormatCode): void;
   packedBytes(format: FormatCode, n: number, k: number): number;
+  savePacked(path: string, header: Uint8Array, handles: Handle[], offsets: Float64Array): void;
+  loadPacked(path: string, offset: number, bytes: number): Handle;
   read(h: Handle, src: number, offset: number, count: number): Promise<Float32Array>;
   readPacked(h: Handle, format: FormatCode, n: number, k: number): Promise<Float32Array>;
   /** [fp32 GFLOP/s, bf16 GFLOP/s, int8 GOP/s, read GB/s] measured now with every compute thread. */

@@ -7,6 +7,7 @@ import { ACTIVATIONS, DeviceTensor } from '../backend.js';
 import type { Activation, AttentionOptions, Backend, LinearFormat } from '../backend.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { InputError, VipLlavaError } from '../../errors.js';
+import type { PackedEntry, PackedStore } from '../../weights/packed_cache.js';
 import { bfloat16ToFloat32, halfToFloat32 } from '../../tensor/float16.js';
 import { ACT, FORMAT, nativeAddon, nativeFailure, SRC, type FormatCode, type Handle, type NativeAddon } from './native_addon.js';
 
@@ -45,7 +46,7 @@ export interface NativeBackendOptions {
   threads?: number;
 }
 
-export class NativeBackend implements Backend {
+export class NativeBackend implements Backend, PackedStore {
   readonly name = 'native';
   /** Uploads copy the weight (repacked), so the loader may reuse one read buffer. */
   readonly copiesOnUpload = true;
@@ -75,6 +76,26 @@ export class NativeBackend implements Backend {
   async limits(seconds = 0.3): Promise<{ fp32: number; bf16: number; int8: number; readGBs: number }> {
     const [fp32, bf16, int8, readGBs] = await this.a.limits(seconds);
     return { fp32, bf16, int8, readGBs };
+  }
+
+  // -- packed-weight cache (weights/packed_cache.ts) --------------------------------------------------------
+  packedEntry(x: DeviceTensor): Omit<PackedEntry, 'offset'> | null {
+    const t = this.t(x);
+    if (!t.packed) return null;
+    const { format, n, k } = t.packed;
+    return { format, n, k, dims: [...t.dims], dtype: t.dtype, bytes: this.a.packedBytes(format, n, k) };
+  }
+
+  savePacked(path: string, header: Uint8Array, tensors: readonly DeviceTensor[], offsets: readonly number[]): void {
+    this.a.savePacked(path, header, tensors.map((x) => this.t(x).handle), Float64Array.from(offsets));
+  }
+
+  loadPacked(path: string, e: PackedEntry): DeviceTensor {
+    if (!Object.values(FORMAT).includes(e.format as FormatCode) || this.a.packedBytes(e.format as FormatCode, e.n, e.k) !== e.bytes) {
+      throw new VipLlavaError(`${path}: a cached tensor has an unknown layout`);
+    }
+    const handle = this.a.loadPacked(path, e.offset, e.bytes);
+    return new NativeTensor(this, handle, e.dims, e.dtype as Held, { format: e.format as FormatCode, n: e.n, k: e.k });
   }
 
   /** Registers a new tensor with the innermost tidy() scope. */
