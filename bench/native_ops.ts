@@ -1,8 +1,8 @@
 /**
  * The native engine's kernels on VipLlava-7B shapes, per weight format: GEMMs for prefill (626 rows) and the
  * vision tower (577 rows), GEMVs for decode (batch 1 and 4), and attention. Prints medians, GFLOP/s and
- * weight GB/s next to this machine's limits (performance.md: fp32 FMA 514, bf16 1036 GFLOP/s, int8 1866
- * GOP/s with 2 cores; DRAM 40–79 GB/s).
+ * weight GB/s next to this machine's limits, measured at the start with every compute thread (FMA, bf16 and
+ * int8 dot-product peaks; streaming read bandwidth).
  *
  *   npm run bench:native-ops [-- --threads N] [-- --only q8_0]
  */
@@ -25,11 +25,11 @@ function halfMatrix(n: number, k: number): Tensor {
 }
 const activations = (m: number, k: number) => be.fromHost(Float32Array.from({ length: m * k }, (_, i) => Math.sin(i * 0.37)), [m, k]);
 
-const FORMATS: Array<{ name: string; linear: LinearFormat; bytesPerWeight: number; peak: number }> = [
-  { name: 'f16 (fp32 compute)', linear: 'auto', bytesPerWeight: 2, peak: 514 },
-  { name: 'bf16 compute', linear: 'bfloat16', bytesPerWeight: 2, peak: 1036 },
-  { name: 'q8_0', linear: 'q8_0', bytesPerWeight: 34 / 32, peak: 1866 },
-  { name: 'q4_0', linear: 'q4_0', bytesPerWeight: 18 / 32, peak: 1866 },
+const FORMATS: Array<{ name: string; linear: LinearFormat; bytesPerWeight: number; peak: 'fp32' | 'bf16' | 'int8' }> = [
+  { name: 'f16 (fp32 compute)', linear: 'auto', bytesPerWeight: 2, peak: 'fp32' },
+  { name: 'bf16 compute', linear: 'bfloat16', bytesPerWeight: 2, peak: 'bf16' },
+  { name: 'q8_0', linear: 'q8_0', bytesPerWeight: 34 / 32, peak: 'int8' },
+  { name: 'q4_0', linear: 'q4_0', bytesPerWeight: 18 / 32, peak: 'int8' },
 ];
 const SHAPES = [
   { name: 'prefill qkvo 626×4096×4096', m: 626, n: 4096, k: 4096 },
@@ -42,7 +42,9 @@ const SHAPES = [
 
 async function main() {
   console.log(`machine: ${machine()}`);
-  console.log(`engine: native, ${JSON.stringify(be.info())}; medians of ${runs} runs after a warm-up\n`);
+  const limits = await be.limits(0.5);
+  console.log(`engine: native, ${JSON.stringify(be.info())}; medians of ${runs} runs after a warm-up`);
+  console.log(`limits now: fp32 ${limits.fp32.toFixed(0)}, bf16 ${limits.bf16.toFixed(0)} GFLOP/s, int8 ${limits.int8.toFixed(0)} GOP/s, read ${limits.readGBs.toFixed(1)} GB/s\n`);
   for (const f of FORMATS) {
     if (values.only && !f.name.startsWith(values.only)) continue;
     for (const s of SHAPES) {
@@ -56,7 +58,9 @@ async function main() {
       void y;
       const gflops = (2 * s.m * s.n * s.k) / t.median / 1e9;
       const gbs = (s.n * s.k * f.bytesPerWeight) / t.median / 1e9;
-      console.log(`${f.name.padEnd(19)} ${s.name.padEnd(30)} ${(t.median * 1e3).toFixed(2).padStart(8)} ms  ${gflops.toFixed(0).padStart(5)} GFLOP/s (${((100 * gflops) / f.peak).toFixed(0)}% of ${f.peak})  ${gbs.toFixed(1).padStart(5)} GB/s`);
+      const peak = limits[f.peak];
+      const bound = s.m <= 4 ? `${((100 * gbs) / limits.readGBs).toFixed(0)}% of read` : `${((100 * gflops) / peak).toFixed(0)}% of ${f.peak} peak`;
+      console.log(`${f.name.padEnd(19)} ${s.name.padEnd(30)} ${(t.median * 1e3).toFixed(2).padStart(8)} ms  ${gflops.toFixed(0).padStart(5)} GFLOP/s  ${gbs.toFixed(1).padStart(5)} GB/s  (${bound})`);
     }
   }
   for (const [name, seq, past, heads, d] of [['prefill attention 626 tokens, 32×128', 626, 0, 32, 128], ['vision attention 577 tokens, 16×64', 577, -1, 16, 64], ['decode attention at 700, 32×128', 1, 699, 32, 128]] as const) {

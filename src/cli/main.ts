@@ -11,6 +11,7 @@ import { evalCommand } from './eval_cmd.js';
 import { DEFAULT_MODEL, SYNTHETIC_DATA } from '../package_paths.js';
 import { VISUAL_PROMPT_FLAGS, VISUAL_PROMPT_HELP } from './visual_prompt_flags.js';
 import { progressBar } from './progress_bar.js';
+import { WEIGHT_DTYPES, type WeightDtype } from '../weights/load.js';
 
 const USAGE = `usage:
   vipllava generate [--model <dir|hub-id>] [--image <file> ...] --prompt "<question>" [options]
@@ -34,6 +35,15 @@ generate and chat options:
   --json                    (generate) print {"answer", "prompt", "new_ids", "finish_reason"}
 ${GENERATION_HELP}
 ${VISUAL_PROMPT_HELP}
+engine options (generate, chat, eval):
+  --dtype auto|float32|float16|bfloat16|q8_0|q4_0
+                            weights at run time: auto keeps the checkpoint's (fp32 compute); bfloat16 computes
+                            linear layers in bf16; q8_0 / q4_0 quantise the language model (native engine)
+  --quantize-vision         with q8_0 / q4_0, quantise the vision tower and projector too
+  --engine auto|native|reference
+                            native: the compiled SIMD engine (default when built); reference: plain TypeScript
+  --threads N               compute threads of the native engine (default: physical cores)
+
 common options:
   --revision R              hub branch, tag or commit (default main)
   --offline                 use only local folders and the Hugging Face cache
@@ -58,6 +68,10 @@ async function main(argv: string[]): Promise<void> {
       help: { type: 'boolean', short: 'h', default: false },
       output: { type: 'string', short: 'o' },
       limit: { type: 'string' },
+      dtype: { type: 'string' },
+      engine: { type: 'string' },
+      threads: { type: 'string' },
+      'quantize-vision': { type: 'boolean', default: false },
       data: { type: 'string' },
       ...GENERATION_FLAGS,
       ...VISUAL_PROMPT_FLAGS,
@@ -68,7 +82,12 @@ async function main(argv: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const hub = { revision: values.revision, localFilesOnly: values.offline || undefined, onProgress: progressBar() };
+  const hub = {
+    revision: values.revision,
+    localFilesOnly: values.offline || undefined,
+    onProgress: progressBar(),
+    ...engineOptions(values),
+  };
   const model = () => values.model ?? DEFAULT_MODEL;
   const common = () => ({
     model: model(),
@@ -108,6 +127,17 @@ async function main(argv: string[]): Promise<void> {
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
+}
+
+/** --dtype, --engine, --threads and --quantize-vision as fromPretrained options, checked. */
+function engineOptions(values: { dtype?: string; engine?: string; threads?: string; 'quantize-vision'?: boolean }) {
+  const dtype = values.dtype as WeightDtype | undefined;
+  if (dtype !== undefined && !WEIGHT_DTYPES.includes(dtype)) throw new UsageError(`--dtype must be one of ${WEIGHT_DTYPES.join(', ')}, got "${dtype}"`);
+  const engine = values.engine as 'auto' | 'native' | 'reference' | undefined;
+  if (engine !== undefined && !['auto', 'native', 'reference'].includes(engine)) throw new UsageError(`--engine must be auto, native or reference, got "${engine}"`);
+  const threads = values.threads === undefined ? undefined : Number(values.threads);
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new UsageError(`--threads must be a positive integer, got "${values.threads}"`);
+  return { dtype, engine, threads, quantizeVision: values['quantize-vision'] || undefined };
 }
 
 const argv = process.argv.slice(2);

@@ -11,6 +11,8 @@ import { VipLlavaForConditionalGeneration, VipLlavaProcessor } from '../../src/i
 import { answer, loadHeldout, promptedScene, type HeldoutSplit } from '../../src/evaluation/heldout.js';
 import { DEFAULT_MODEL, SYNTHETIC_DATA } from '../../src/package_paths.js';
 import { ROOT } from '../helpers/fixtures.js';
+import { tempDir } from '../helpers/checkpoints.js';
+import { rmSync } from 'node:fs';
 
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const cli = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: ROOT });
@@ -65,6 +67,21 @@ describe('the shipped synthetic model', () => {
     const shape = cli(['generate', '--image', scene, '--box', '40,33,112,105', '--shape', 'ellipse', '--color', 'lime', '--prompt', 'What shape is {prompt}?']);
     assert.equal(shape.status, 0, shape.stderr);
     assert.equal(shape.stdout, 'square\n');
+  });
+
+  test('engine flags: the reference engine, bf16 and 8-bit weights give the same answer; bad values are refused', () => {
+    const scene = join(ROOT, 'docs', 'images', 'shapes.png');
+    const ask = ['generate', '--image', scene, '--box', '132,66,200,132', '--prompt', 'What colour is the shape within the red rectangle?'];
+    const cache = tempDir('cli-cache');
+    for (const flags of [['--engine', 'reference'], ['--dtype', 'bfloat16'], ['--dtype', 'q8_0', '--threads', '1']]) {
+      const r = spawnSync(process.execPath, [CLI, ...ask, ...flags], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, VIPLLAVA_CACHE_DIR: cache } });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, 'blue\n', flags.join(' '));
+    }
+    rmSync(cache, { recursive: true, force: true });
+    assert.match(cli([...ask, '--dtype', 'q9']).stderr, /--dtype must be one of auto, float32, float16, bfloat16, q8_0, q4_0, got "q9"/);
+    assert.match(cli([...ask, '--threads', '0']).stderr, /--threads must be a positive integer, got "0"/);
+    assert.match(cli([...ask, '--engine', 'reference', '--dtype', 'q4_0']).stderr, /cannot hold weights of dtype q4_0 \(quantised weights need the native engine\)/);
   });
 
   test('vipllava eval reports accuracy next to transformers', () => {

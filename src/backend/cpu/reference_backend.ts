@@ -27,7 +27,8 @@ export class ReferenceBackend implements Backend {
   check(needs: { weightDtypes: readonly string[]; activations: readonly Activation[] }): void {
     for (const d of needs.weightDtypes) {
       if (d !== 'float32' && d !== 'float16' && d !== 'bfloat16') {
-        throw new VipLlavaError(`backend "${this.name}" cannot hold weights of dtype ${d}`);
+        const hint = d === 'q8_0' || d === 'q4_0' ? ' (quantised weights need the native engine)' : '';
+        throw new VipLlavaError(`backend "${this.name}" cannot hold weights of dtype ${d}${hint}`);
       }
     }
     for (const a of needs.activations) {
