@@ -73,7 +73,7 @@ describe('the shipped synthetic model', () => {
     const scene = join(ROOT, 'docs', 'images', 'shapes.png');
     const ask = ['generate', '--image', scene, '--box', '132,66,200,132', '--prompt', 'What colour is the shape within the red rectangle?'];
     const cache = tempDir('cli-cache');
-    for (const flags of [['--engine', 'reference'], ['--dtype', 'bfloat16'], ['--dtype', 'q8_0', '--threads', '1']]) {
+    for (const flags of [['--engine', 'reference'], ['--engine', 'native', '--dtype', 'bfloat16'], ['--engine', 'native', '--dtype', 'q8_0', '--threads', '1']]) {
       const r = spawnSync(process.execPath, [CLI, ...ask, ...flags], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, VIPLLAVA_CACHE_DIR: cache } });
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stdout, 'blue\n', flags.join(' '));
