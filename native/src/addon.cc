@@ -85,7 +85,7 @@ struct Profile {
   bool on = false;
   std::map<std::string, std::pair<double, int64_t>> ops;
 };
-Profile g_profile;
+Profile& g_profile = *new Profile();  // never destroyed: the executor may still record while the process exits
 
 void submit(const char* name, std::function<void()> op) {
   if (!g_profile.on) {

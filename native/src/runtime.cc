@@ -27,7 +27,9 @@ struct BlockCache {
   std::mutex mu;
   std::multimap<size_t, void*> free;
   size_t held = 0;
-} g_cache;
+};
+// Never destroyed: engine threads may still free buffers while the process exits.
+BlockCache& g_cache = *new BlockCache();
 
 size_t size_class(size_t n) {
   size_t p = 64;
