@@ -4,8 +4,9 @@
  * fraction of this machine's limits reached (measured in the same process: FMA / bf16 / int8 peaks, read
  * bandwidth). The first run writes a checkpoint with VipLlava-7B shapes and random fp16 weights in the hub
  * layout (sharded safetensors + index, ~14 GB) to $VIPLLAVA_BENCH_DIR or ~/.cache/vipllava/bench; it is never
- * committed. Each format runs in its own process so peak RSS is its own. If a llama-bench binary is on the
- * PATH (or --llama-bench), it runs on the same shapes for a ratio.
+ * committed. Each format runs in its own process so peak RSS is its own. Given GGUF files of the same shapes
+ * (--llama-models auto=f16.gguf,bfloat16=bf16.gguf,q8_0=q8.gguf,q4_0=q4.gguf) and a llama-bench binary (on the
+ * PATH or --llama-bench), llama.cpp runs right after each format, in the same window, for a ratio.
  *
  *   npm run bench [-- --formats auto,bfloat16,q8_0,q4_0] [-- --threads 2] [-- --runs 3]
  */
@@ -31,6 +32,7 @@ const { values } = parseArgs({
     dir: { type: 'string' },
     child: { type: 'string' },
     'llama-bench': { type: 'string' },
+    'llama-models': { type: 'string' },
   },
 });
 const DIR = values.dir ?? process.env.VIPLLAVA_BENCH_DIR ?? join(homedir(), '.cache', 'vipllava', 'bench', 'vip-llava-7b-random');
@@ -171,10 +173,13 @@ function estimateDecodeBytes(model: VipLlavaForConditionalGeneration, format: We
   return params * bytesPer;
 }
 
-function llamaBench(): string | null {
+/** llama-bench on `model` with this bench's threads and prompt: [prefill tok/s, decode tok/s], or null without a binary. */
+function llamaBench(model: string): [number, number] | null {
   const bin = values['llama-bench'] ?? (spawnSync('sh', ['-c', 'command -v llama-bench'], { encoding: 'utf8' }).stdout.trim() || null);
   if (!bin) return null;
-  return execFileSync(bin, ['-t', values.threads ?? '2', '-p', String(PROMPT), '-n', '32'], { encoding: 'utf8' });
+  const out = execFileSync(bin, ['-m', model, '-t', values.threads ?? '2', '-p', String(PROMPT), '-n', '32', '-r', '2', '-o', 'json'], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const rows = JSON.parse(out) as Array<{ n_prompt: number; n_gen: number; avg_ts: number }>;
+  return [rows.find((r) => r.n_prompt > 0)!.avg_ts, rows.find((r) => r.n_gen > 0)!.avg_ts];
 }
 
 async function main() {
@@ -190,6 +195,7 @@ async function main() {
   console.log(`checkpoint: ${DIR}; medians of ${RUNS} runs after a warm-up (prefill: ${Math.max(1, RUNS - 1)} runs)\n`);
   const self = fileURLToPath(import.meta.url);
   const rows: Result[] = [];
+  const ggufs = new Map((values['llama-models'] ?? '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
   for (const format of values.formats!.split(',')) {
     const args = [self, '--child', format, '--runs', String(RUNS), '--dir', DIR, ...(values.threads ? ['--threads', values.threads] : [])];
     const r = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
@@ -209,9 +215,14 @@ async function main() {
     console.log(`  decode batch 1             ${res.decode1.toFixed(2)} tok/s (${((res.decode1 * res.weightBytes) / 1e9).toFixed(1)} GB/s of weights, ${((100 * res.decode1 * res.weightBytes) / 1e9 / l.readGBs).toFixed(0)}% of the read bandwidth)`);
     console.log(`  decode batch 4             ${res.decode4.toFixed(2)} tok/s (${(res.decode4 / res.decode1).toFixed(2)}× batch 1)`);
     console.log(`  time to first token        ${res.ttftS.toFixed(2)} s (one image + ${PROMPT - IMAGE_TOKENS} text tokens)`);
+    const gguf = ggufs.get(format);
+    const lb = gguf ? llamaBench(gguf) : null;
+    if (lb) {
+      console.log(`  llama.cpp, same window     prefill ${lb[0].toFixed(1)} tok/s, decode ${lb[1].toFixed(2)} tok/s (llama-bench -p ${PROMPT} -n 32 -r 2 on ${gguf})`);
+      console.log(`  ours / llama.cpp           prefill ${(PROMPT / res.prefillS / lb[0]).toFixed(2)}×, decode ${(res.decode1 / lb[1]).toFixed(2)}×`);
+    }
   }
-  const lb = llamaBench();
-  console.log(lb ? `\nllama-bench on this machine now:\n${lb}` : '\nllama-bench: not on the PATH (pass --llama-bench <binary> to compare in the same session)');
+  if (ggufs.size === 0) console.log('\nllama.cpp: no comparison (give --llama-models fmt=file.gguf,... and llama-bench on the PATH or --llama-bench)');
 }
 
 await main();

@@ -79,12 +79,12 @@ class Executor {
  private:
   void loop();
   std::unique_ptr<ThreadPool> pool_;
-  std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_, idle_;
   std::deque<std::function<void()>> queue_;
   bool stop_ = false, busy_ = false;
   std::string error_;
+  std::thread thread_;  // last: members are constructed in this order, and the thread uses all of the above
 };
 
 // Physical cores (SMT siblings counted once), from /sys; std::thread::hardware_concurrency() otherwise.
