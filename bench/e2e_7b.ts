@@ -8,7 +8,7 @@
  * (--llama-models auto=f16.gguf,bfloat16=bf16.gguf,q8_0=q8.gguf,q4_0=q4.gguf) and a llama-bench binary (on the
  * PATH or --llama-bench), llama.cpp runs right after each format, in the same window, for a ratio.
  *
- *   npm run bench [-- --formats auto,bfloat16,q8_0,q4_0] [-- --threads 2] [-- --runs 3]
+ *   npm run bench [-- --formats auto,bfloat16,q8_0,q4_0] [-- --threads 2] [-- --runs 3] [-- --kv-cache float16]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { NativeBackend } from '../src/backend/cpu/native_backend.js';
+import type { KVDtype } from '../src/backend/backend.js';
 import { VipLlavaConfig } from '../src/config/vipllava_config.js';
 import { VipLlavaForConditionalGeneration } from '../src/models/vipllava.js';
 import { Tensor } from '../src/tensor/tensor.js';
@@ -28,6 +29,7 @@ const { values } = parseArgs({
   options: {
     formats: { type: 'string', default: 'auto,bfloat16,q8_0,q4_0' },
     threads: { type: 'string' },
+    'kv-cache': { type: 'string', default: 'float32' },
     runs: { type: 'string', default: '3' },
     dir: { type: 'string' },
     child: { type: 'string' },
@@ -132,7 +134,7 @@ async function child(format: WeightDtype): Promise<Result> {
   const backend = new NativeBackend({ threads: values.threads ? Number(values.threads) : undefined });
   const limits = await backend.limits(0.5);
   const t0 = Date.now();
-  const model = await VipLlavaForConditionalGeneration.fromPretrained(DIR, { backend, dtype: format });
+  const model = await VipLlavaForConditionalGeneration.fromPretrained(DIR, { backend, dtype: format, kvCacheDtype: values['kv-cache'] as KVDtype });
   const loadS = (Date.now() - t0) / 1000;
   const pixels = new Tensor('float32', Float32Array.from({ length: 3 * 336 * 336 }, (_, i) => Math.sin(i) * 0.5), [1, 3, 336, 336]);
   const vision = await time(async () => backend.read(model.imageFeatures(pixels)), { warmup: 1, runs: RUNS });
@@ -192,12 +194,12 @@ async function main() {
     console.log(`writing a random VipLlava-7B checkpoint (fp16, hub layout) to ${DIR} ...`);
     writeCheckpoint();
   }
-  console.log(`checkpoint: ${DIR}; medians of ${RUNS} runs after a warm-up (prefill: ${Math.max(1, RUNS - 1)} runs)\n`);
+  console.log(`checkpoint: ${DIR}; KV cache ${values['kv-cache']}; medians of ${RUNS} runs after a warm-up (prefill: ${Math.max(1, RUNS - 1)} runs)\n`);
   const self = fileURLToPath(import.meta.url);
   const rows: Result[] = [];
   const ggufs = new Map((values['llama-models'] ?? '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
   for (const format of values.formats!.split(',')) {
-    const args = [self, '--child', format, '--runs', String(RUNS), '--dir', DIR, ...(values.threads ? ['--threads', values.threads] : [])];
+    const args = [self, '--child', format, '--runs', String(RUNS), '--dir', DIR, '--kv-cache', values['kv-cache']!, ...(values.threads ? ['--threads', values.threads] : [])];
     const r = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
     if (r.status !== 0) {
       console.log(`${format}: failed (exit ${r.status})`);

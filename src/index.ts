@@ -14,7 +14,7 @@ export type { GenerateOptions, TokenEvent, FinishReason } from './generation/gen
 export type { GenerationOptions } from './generation/options.js';
 export { ChatSession, type ChatSessionOptions, type ChatReply } from './generation/chat_session.js';
 export { Rng } from './generation/sampling.js';
-export type { Backend, DeviceTensor, AttentionOptions, Activation, LinearFormat } from './backend/backend.js';
+export type { Backend, DeviceTensor, AttentionOptions, Activation, LinearFormat, KVDtype } from './backend/backend.js';
 export { ReferenceBackend } from './backend/cpu/reference_backend.js';
 export { NativeBackend, type NativeBackendOptions } from './backend/cpu/native_backend.js';
 export { SafetensorsFile } from './weights/safetensors.js';

@@ -354,15 +354,28 @@ Napi::Value Widen(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// copy2d(dst, dstOffset, dstStride, src, srcOffset, srcStride, rows, rowLength), in float32 elements
+// copy2d(dst, dstOffset, dstStride, src, srcOffset, srcStride, rows, rowLength, dstType, srcType), in elements;
+// the types are float32 or float16 (the KV cache), converted as they are copied (rounding to nearest even).
 Napi::Value Copy2d(const Napi::CallbackInfo& info) {
   BufferPtr d = buf(info[0]), s = buf(info[3]);
   const int64_t doff = i64(info, 1), dstride = i64(info, 2), soff = i64(info, 4), sstride = i64(info, 5), rows = i64(info, 6), len = i64(info, 7);
+  const bool dh = vip::SrcType(i64(info, 8)) == vip::SRC_F16, sh = vip::SrcType(i64(info, 9)) == vip::SRC_F16;
   submit("copy", [=] {
-    float* out = d->as<float>() + doff;
-    const float* in = s->as<float>() + soff;
+    const size_t de = dh ? 2 : 4, se = sh ? 2 : 4;
+    char* out = static_cast<char*>(d->data()) + doff * de;
+    const char* in = static_cast<const char*>(s->data()) + soff * se;
     ctx().pool.run(rows, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(1, len)), [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) std::memmove(out + r * dstride, in + r * sstride, size_t(len) * 4);
+      for (int64_t r = r0; r < r1; ++r) {
+        char* o = out + r * dstride * de;
+        const char* i = in + r * sstride * se;
+        if (dh == sh) {
+          std::memmove(o, i, size_t(len) * de);
+        } else if (sh) {
+          ctx().k.widen_h(reinterpret_cast<const uint16_t*>(i), reinterpret_cast<float*>(o), len);
+        } else {
+          ctx().k.narrow_h(reinterpret_cast<const float*>(i), reinterpret_cast<uint16_t*>(o), len);
+        }
+      }
     });
   });
   return info.Env().Undefined();
@@ -455,7 +468,8 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   vip::AttentionShape s{int64_t(dims[0]), int64_t(dims[1]), int64_t(dims[2]), int64_t(dims[3]), int64_t(dims[4]), int64_t(dims[5]), int64_t(dims[6]),
                         float(f64(info, 5)), int64_t(dims[7]), int64_t(dims[8])};
   auto mask = copy_array<uint8_t>(info[6]);
-  submit("attention", [=, mask = std::move(mask)] { vip::attention(ctx(), o->as<float>(), q->as<float>(), k->as<float>(), v->as<float>(), s, mask); });
+  const bool half = vip::SrcType(i64(info, 7)) == vip::SRC_F16;
+  submit("attention", [=, mask = std::move(mask)] { vip::attention(ctx(), o->as<float>(), q->as<float>(), k->data(), v->data(), half, s, mask); });
   return info.Env().Undefined();
 }
 

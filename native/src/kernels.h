@@ -47,6 +47,11 @@ struct Kernels {
   float (*dot)(const float* a, const float* b, int64_t n);
   // y += a · x
   void (*axpy)(float a, const float* x, float* y, int64_t n);
+  // The same with fp16 x (a KV cache held in fp16); y[i] = float(x[i]); y[i] = fp16(x[i]) rounding to nearest even.
+  float (*dot_h)(const float* a, const uint16_t* b, int64_t n);
+  void (*axpy_h)(float a, const uint16_t* x, float* y, int64_t n);
+  void (*widen_h)(const uint16_t* x, float* y, int64_t n);
+  void (*narrow_h)(const float* x, uint16_t* y, int64_t n);
   // x[i] *= scale for i < n; returns the largest result
   float (*scale_max)(float* x, int64_t n, float scale);
   // x[i] = exp(x[i] - shift) for i < n, returns the sum (accumulated in double)

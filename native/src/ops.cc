@@ -183,11 +183,32 @@ void softmax_row(Ctx c, float* scores, int64_t first, int64_t last, bool* any) {
 
 }  // namespace
 
-void attention(Ctx c, float* out, const float* q, const float* k, const float* v, const AttentionShape& s, const std::vector<uint8_t>& key_mask) {
+void attention(Ctx c, float* out, const float* q, const void* kv_k, const void* kv_v, bool half, const AttentionShape& s, const std::vector<uint8_t>& key_mask) {
   const int64_t d = s.head_dim, qw = s.heads * d, kw = s.kv_heads * d, rep = s.heads / s.kv_heads;
+  if (half && s.seq > 8) {
+    // Prefill over an fp16 cache: the rows in use are widened once ([B, kv_length, kw] each), then the fp32 path.
+    const int64_t rows = s.batch * s.kv_length;
+    Buffer kb(size_t(rows * kw) * 4, false), vb(size_t(rows * kw) * 4, false);
+    const uint16_t *kh = static_cast<const uint16_t*>(kv_k), *vh = static_cast<const uint16_t*>(kv_v);
+    c.pool.run(rows, 16, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const int64_t from = ((r / s.kv_length) * s.kv_rows + r % s.kv_length) * kw;
+        c.k.widen_h(kh + from, kb.as<float>() + r * kw, kw);
+        c.k.widen_h(vh + from, vb.as<float>() + r * kw, kw);
+      }
+    });
+    AttentionShape packed = s;
+    packed.kv_rows = s.kv_length;
+    attention(c, out, q, kb.as<float>(), vb.as<float>(), false, packed, key_mask);
+    return;
+  }
+  const float* k = static_cast<const float*>(kv_k);
+  const float* v = static_cast<const float*>(kv_v);
+  const uint16_t* k16 = static_cast<const uint16_t*>(kv_k);
+  const uint16_t* v16 = static_cast<const uint16_t*>(kv_v);
   const float ninf = -std::numeric_limits<float>::infinity();
   auto masked = [&](int64_t b, int64_t t) { return t >= s.kv_length || (!key_mask.empty() && !key_mask[b * s.kv_length + t]); };
-  auto finish = [&](float* o, float* scores, int64_t b, KeyRange kr, const float* vh, float* acc) {
+  auto finish = [&](float* o, float* scores, int64_t b, KeyRange kr, int64_t voff, float* acc) {
     double denom = 0;
     for (int64_t t = kr.first; t <= kr.last; ++t) {
       if (masked(b, t)) scores[t] = 0;
@@ -195,7 +216,9 @@ void attention(Ctx c, float* out, const float* q, const float* k, const float* v
     }
     std::fill(acc, acc + d, 0.0f);
     for (int64_t t = kr.first; t <= kr.last; ++t) {
-      if (scores[t] != 0) c.k.axpy(scores[t], vh + t * kw, acc, d);
+      if (scores[t] == 0) continue;
+      if (half) c.k.axpy_h(scores[t], v16 + voff + t * kw, acc, d);
+      else c.k.axpy(scores[t], v + voff + t * kw, acc, d);
     }
     const float inv = float(1.0 / denom);
     for (int64_t i = 0; i < d; ++i) o[i] = acc[i] * inv;
@@ -208,18 +231,20 @@ void attention(Ctx c, float* out, const float* q, const float* k, const float* v
       for (int64_t i = i0; i < i1; ++i) {
         const int64_t b = i / (s.heads * s.seq), h = (i / s.seq) % s.heads, row = i % s.seq, g = h / rep;
         const float* qh = q + (b * s.seq + row) * qw + h * d;
-        const float* kh = k + b * s.kv_rows * kw + g * d;
-        const float* vh = v + b * s.kv_rows * kw + g * d;
+        const int64_t off = b * s.kv_rows * kw + g * d;  // head g of row b's first key (and value)
         float* o = out + (b * s.seq + row) * qw + h * d;
         const KeyRange kr = key_range(s, row);
-        for (int64_t t = kr.first; t <= kr.last; ++t) scores[t] = masked(b, t) ? ninf : c.k.dot(qh, kh + t * kw, d) * s.scale;
+        for (int64_t t = kr.first; t <= kr.last; ++t) {
+          if (masked(b, t)) scores[t] = ninf;
+          else scores[t] = (half ? c.k.dot_h(qh, k16 + off + t * kw, d) : c.k.dot(qh, k + off + t * kw, d)) * s.scale;
+        }
         bool any;
         softmax_row(c, scores.data(), kr.first, kr.last, &any);
         if (!any) {
           std::fill(o, o + d, 0.0f);
           continue;
         }
-        finish(o, scores.data(), b, kr, vh, acc.data());
+        finish(o, scores.data(), b, kr, off, acc.data());
       }
     });
     return;

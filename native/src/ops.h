@@ -30,6 +30,7 @@ struct AttentionShape {
   int64_t past = -1;    // causal when ≥ 0: query s sits at key index past + s
   int64_t window = -1;  // sliding window when ≥ 0
 };
-void attention(Ctx c, float* out, const float* q, const float* k, const float* v, const AttentionShape& s, const std::vector<uint8_t>& key_mask);
+// k and v are [batch, kv_rows, kv_heads·head_dim], float32 or (half) fp16.
+void attention(Ctx c, float* out, const float* q, const void* k, const void* v, bool half, const AttentionShape& s, const std::vector<uint8_t>& key_mask);
 
 }  // namespace vip

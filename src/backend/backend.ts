@@ -34,6 +34,10 @@ export const ACTIVATIONS: readonly Activation[] = ['gelu', 'quick_gelu', 'silu',
  */
 export type LinearFormat = 'auto' | 'bfloat16' | 'q8_0' | 'q4_0';
 
+/** How the KV cache holds keys and values. */
+export type KVDtype = 'float32' | 'float16';
+export const KV_DTYPES: readonly KVDtype[] = ['float32', 'float16'];
+
 export interface AttentionOptions {
   numHeads: number;
   numKvHeads: number;
@@ -65,7 +69,11 @@ export interface Backend {
    */
   upload(t: Tensor, keepDtype: boolean, linear?: LinearFormat): DeviceTensor;
   fromHost(data: Float32Array, dims: readonly number[]): DeviceTensor;
-  zeros(dims: readonly number[]): DeviceTensor;
+  /**
+   * A zero tensor. 'float16' makes a KV-cache buffer: writeAt rounds float32 rows into it (to nearest even),
+   * and attention, writeAt, narrow, indexSelect and read accept it; other ops need float32.
+   */
+  zeros(dims: readonly number[], dtype?: KVDtype): DeviceTensor;
   /** The only op that waits: the tensor's values as float32. */
   read(x: DeviceTensor): Promise<Float32Array>;
   release(x: DeviceTensor): void;

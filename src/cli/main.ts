@@ -12,6 +12,7 @@ import { DEFAULT_MODEL, SYNTHETIC_DATA } from '../package_paths.js';
 import { VISUAL_PROMPT_FLAGS, VISUAL_PROMPT_HELP } from './visual_prompt_flags.js';
 import { progressBar } from './progress_bar.js';
 import { WEIGHT_DTYPES, type WeightDtype } from '../weights/load.js';
+import { KV_DTYPES, type KVDtype } from '../backend/backend.js';
 
 const USAGE = `usage:
   vipllava generate [--model <dir|hub-id>] [--image <file> ...] --prompt "<question>" [options]
@@ -40,6 +41,8 @@ engine options (generate, chat, eval):
                             weights at run time: auto keeps the checkpoint's (fp32 compute); bfloat16 computes
                             linear layers in bf16; q8_0 / q4_0 quantise the language model (native engine)
   --quantize-vision         with q8_0 / q4_0, quantise the vision tower and projector too
+  --kv-cache float32|float16
+                            how the KV cache holds keys and values (default float32; float16 halves it)
   --engine auto|native|reference
                             native: the compiled SIMD engine (default when built); reference: plain TypeScript
   --threads N               compute threads of the native engine (default: physical cores)
@@ -72,6 +75,7 @@ async function main(argv: string[]): Promise<void> {
       engine: { type: 'string' },
       threads: { type: 'string' },
       'quantize-vision': { type: 'boolean', default: false },
+      'kv-cache': { type: 'string' },
       data: { type: 'string' },
       ...GENERATION_FLAGS,
       ...VISUAL_PROMPT_FLAGS,
@@ -129,15 +133,17 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-/** --dtype, --engine, --threads and --quantize-vision as fromPretrained options, checked. */
-function engineOptions(values: { dtype?: string; engine?: string; threads?: string; 'quantize-vision'?: boolean }) {
+/** --dtype, --engine, --threads, --quantize-vision and --kv-cache as fromPretrained options, checked. */
+function engineOptions(values: { dtype?: string; engine?: string; threads?: string; 'quantize-vision'?: boolean; 'kv-cache'?: string }) {
   const dtype = values.dtype as WeightDtype | undefined;
   if (dtype !== undefined && !WEIGHT_DTYPES.includes(dtype)) throw new UsageError(`--dtype must be one of ${WEIGHT_DTYPES.join(', ')}, got "${dtype}"`);
   const engine = values.engine as 'auto' | 'native' | 'reference' | undefined;
   if (engine !== undefined && !['auto', 'native', 'reference'].includes(engine)) throw new UsageError(`--engine must be auto, native or reference, got "${engine}"`);
   const threads = values.threads === undefined ? undefined : Number(values.threads);
   if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new UsageError(`--threads must be a positive integer, got "${values.threads}"`);
-  return { dtype, engine, threads, quantizeVision: values['quantize-vision'] || undefined };
+  const kvCacheDtype = values['kv-cache'] as KVDtype | undefined;
+  if (kvCacheDtype !== undefined && !KV_DTYPES.includes(kvCacheDtype)) throw new UsageError(`--kv-cache must be one of ${KV_DTYPES.join(', ')}, got "${kvCacheDtype}"`);
+  return { dtype, engine, threads, quantizeVision: values['quantize-vision'] || undefined, kvCacheDtype };
 }
 
 const argv = process.argv.slice(2);

@@ -1,10 +1,11 @@
-import type { Backend, DeviceTensor } from '../backend/backend.js';
+import type { Backend, DeviceTensor, KVDtype } from '../backend/backend.js';
 import { InputError } from '../errors.js';
 import * as ops from '../tensor/ops.js';
 
 /**
  * Keys (after RoPE) and values of every text layer, preallocated in backend memory as
- * [batch, maxLength, numKvHeads·headDim] per layer and filled by appending at the current length.
+ * [batch, maxLength, numKvHeads·headDim] per layer (float32, or float16 to halve its memory and bandwidth)
+ * and filled by appending at the current length.
  */
 export class KVCache {
   readonly keys: DeviceTensor[];
@@ -18,10 +19,11 @@ export class KVCache {
     public batchSize: number,
     public maxLength: number,
     kvWidth: number,
+    readonly dtype: KVDtype = 'float32',
   ) {
     const dims = [batchSize, maxLength, kvWidth];
-    this.keys = Array.from({ length: numLayers }, () => backend.zeros(dims));
-    this.values = Array.from({ length: numLayers }, () => backend.zeros(dims));
+    this.keys = Array.from({ length: numLayers }, () => backend.zeros(dims, dtype));
+    this.values = Array.from({ length: numLayers }, () => backend.zeros(dims, dtype));
   }
 
   /** Throws unless `count` more positions fit. */
@@ -55,7 +57,7 @@ export class KVCache {
     for (const list of [this.keys, this.values]) {
       for (let l = 0; l < list.length; l++) {
         const old = list[l];
-        const bigger = old.backend.zeros([old.dims[0], maxLength, old.dims[2]]);
+        const bigger = old.backend.zeros([old.dims[0], maxLength, old.dims[2]], this.dtype);
         if (this.length > 0) ops.writeAt(bigger, ops.narrow(old, 1, 0, this.length), 1, 0);
         list[l] = bigger;
       }

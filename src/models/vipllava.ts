@@ -3,7 +3,8 @@
  * through the projector and replace the embeddings of the image tokens; the text model and lm_head give
  * logits. Mirrors modeling_vipllava.py in transformers 5.x.
  */
-import type { Backend, DeviceTensor } from '../backend/backend.js';
+import { KV_DTYPES } from '../backend/backend.js';
+import type { Backend, DeviceTensor, KVDtype } from '../backend/backend.js';
 import { ReferenceBackend } from '../backend/cpu/reference_backend.js';
 import { NativeBackend } from '../backend/cpu/native_backend.js';
 import { nativeAddon, nativeFailure } from '../backend/cpu/native_addon.js';
@@ -32,6 +33,11 @@ export interface FromPretrainedOptions extends ResolveOptions {
   dtype?: WeightDtype;
   /** With q8_0 / q4_0, quantise the vision tower and projector too (default false). */
   quantizeVision?: boolean;
+  /**
+   * How the KV cache holds keys and values: "float32" (default; what transformers computes in fp32) or
+   * "float16" (half the memory and bandwidth, keys and values rounded to fp16 as llama.cpp's default cache does).
+   */
+  kvCacheDtype?: KVDtype;
   /** Where to run. Only "cpu" exists so far. */
   device?: 'cpu';
   /**
@@ -94,6 +100,8 @@ export class VipLlavaForConditionalGeneration extends Module {
     readonly config: VipLlavaConfig,
     readonly generationConfig: GenerationConfig,
     readonly backend: Backend,
+    /** How caches made by createCache() hold keys and values. */
+    readonly kvCacheDtype: KVDtype = 'float32',
   ) {
     super();
     this.model = new VipLlavaModel(config);
@@ -107,9 +115,11 @@ export class VipLlavaForConditionalGeneration extends Module {
     const config = VipLlavaConfig.fromDict(await readJson(configFile), configFile);
     const generationConfig = await readGenerationConfig(await snapshot.optionalFile('generation_config.json'));
     const backend = options.backend ?? selectBackend(options);
-    const model = new VipLlavaForConditionalGeneration(config, generationConfig, backend);
     const dtype = options.dtype ?? 'auto';
     if (!WEIGHT_DTYPES.includes(dtype)) throw new InputError(`dtype must be one of ${WEIGHT_DTYPES.join(', ')}, got "${dtype}"`);
+    const kvCacheDtype = options.kvCacheDtype ?? 'float32';
+    if (!KV_DTYPES.includes(kvCacheDtype)) throw new InputError(`kvCacheDtype must be one of ${KV_DTYPES.join(', ')}, got "${kvCacheDtype}"`);
+    const model = new VipLlavaForConditionalGeneration(config, generationConfig, backend, kvCacheDtype);
     backend.check({
       weightDtypes: [dtype === 'auto' ? config.dtype ?? 'float32' : dtype],
       activations: [config.vision_config.hidden_act, config.text_config.hidden_act, config.projector_hidden_act],
@@ -128,7 +138,7 @@ export class VipLlavaForConditionalGeneration extends Module {
   /** An empty cache for `batchSize` rows of up to `maxLength` positions. */
   createCache(batchSize: number, maxLength: number): KVCache {
     const t = this.config.text_config;
-    return new KVCache(this.backend, t.num_hidden_layers, batchSize, maxLength, t.num_key_value_heads * t.head_dim);
+    return new KVCache(this.backend, t.num_hidden_layers, batchSize, maxLength, t.num_key_value_heads * t.head_dim, this.kvCacheDtype);
   }
 
   private checkPixels(pixelValues: Tensor): { data: Float32Array; count: number } {

@@ -12,7 +12,7 @@ import { NativeBackend } from '../../src/backend/cpu/native_backend.js';
 import { nativeAddon, nativeFailure } from '../../src/backend/cpu/native_addon.js';
 import { ReferenceBackend } from '../../src/backend/cpu/reference_backend.js';
 import { Tensor } from '../../src/tensor/tensor.js';
-import { float32ToBfloat16, float32ToHalf } from '../../src/tensor/float16.js';
+import { float32ToBfloat16, float32ToHalf, halfToFloat32 } from '../../src/tensor/float16.js';
 import { relativeError } from '../helpers/compare.js';
 import { ROOT, TINY_LLAMA } from '../helpers/fixtures.js';
 
@@ -133,11 +133,17 @@ for (const isa of kernelSets) {
           variants.push({ ...c, keyMask });
         }
         for (const o of variants) {
-          const err = await compare((be) => be.attention(
-            be.fromHost(q, [c.batch, c.seq, c.numHeads * c.headDim]),
-            be.fromHost(k, [c.batch, c.rows, c.numKvHeads * c.headDim]),
-            be.fromHost(v, [c.batch, c.rows, c.numKvHeads * c.headDim]), o));
-          assert.ok(err <= 2e-6, `case ${i}${o.keyMask ? ' masked' : ''}: ${err.toExponential(2)}`);
+          for (const kvDtype of ['float32', 'float16'] as const) {
+            // keys and values as a KV cache holds them: written into a zeros() buffer of that dtype
+            const cached = (be: Backend, x: Float32Array) => {
+              const dims = [c.batch, c.rows, c.numKvHeads * c.headDim];
+              const buf = be.zeros(dims, kvDtype);
+              be.writeAt(buf, be.fromHost(x, dims), 1, 0);
+              return buf;
+            };
+            const err = await compare((be) => be.attention(be.fromHost(q, [c.batch, c.seq, c.numHeads * c.headDim]), cached(be, k), cached(be, v), o));
+            assert.ok(err <= 2e-6, `case ${i}${o.keyMask ? ' masked' : ''}, ${kvDtype} cache: ${err.toExponential(2)}`);
+          }
         }
       }
     });
@@ -145,6 +151,26 @@ for (const isa of kernelSets) {
 }
 
 describe('native engine', () => {
+  test('a float16 KV cache rounds as torch .half() does; narrow and indexSelect keep it float16', async () => {
+    const x = Float32Array.of(...randn(61).map((v) => v * 300), 1e-6, -7e-8, 65519, 70000, 0.1, 2049, 2051);
+    const want = Float32Array.from(x, (v) => halfToFloat32(Uint16Array.of(float32ToHalf(v)))[0]);
+    const results: Float32Array[] = [];
+    for (const be of [ref, nat] as Backend[]) {
+      const cache = be.zeros([2, 5, x.length], 'float16');
+      be.writeAt(cache, be.fromHost(Float32Array.of(...x.map(() => 0), ...x), [2, 1, x.length]), 1, 3); // row 1, position 3
+      const row = be.narrow(be.indexSelect(cache, Int32Array.of(1, 0, 1)), 1, 3, 1); // [3, 1, n]: old rows 1, 0, 1
+      assert.equal(row.dtype, 'float16', be.name);
+      const got = await be.read(row);
+      assert.deepEqual(got.subarray(0, x.length), want, be.name);
+      assert.ok(got.subarray(x.length, 2 * x.length).every((v) => v === 0), be.name);
+      assert.deepEqual(got.subarray(2 * x.length), want, be.name);
+      assert.throws(() => be.writeAt(cache, be.fromHost(x, [1, 1, x.length]), 1, 0), /writeAt: \[1, 1, 68\] does not fit \[2, 5, 68\] outside dim 1/, be.name);
+      results.push(await be.read(cache));
+    }
+    assert.deepEqual(results[1], results[0]);
+    assert.throws(() => nat.add(nat.zeros([2, 3], 'float16'), nat.zeros([2, 3])), /float16 KV-cache tensor can only be used by attention/);
+  });
+
   test('reports its kernels and threads, and refuses bad input with the reference engine\'s messages', async () => {
     const info = nat.info();
     assert.ok(['avx512', 'avx2', 'portable'].includes(info.isa));

@@ -69,11 +69,11 @@ describe('the shipped synthetic model', () => {
     assert.equal(shape.stdout, 'square\n');
   });
 
-  test('engine flags: the reference engine, bf16 and 8-bit weights give the same answer; bad values are refused', () => {
+  test('engine flags: the reference engine, bf16 and 8-bit weights, an fp16 KV cache give the same answer; bad values are refused', () => {
     const scene = join(ROOT, 'docs', 'images', 'shapes.png');
     const ask = ['generate', '--image', scene, '--box', '132,66,200,132', '--prompt', 'What colour is the shape within the red rectangle?'];
     const cache = tempDir('cli-cache');
-    for (const flags of [['--engine', 'reference'], ['--engine', 'native', '--dtype', 'bfloat16'], ['--engine', 'native', '--dtype', 'q8_0', '--threads', '1']]) {
+    for (const flags of [['--engine', 'reference'], ['--engine', 'native', '--dtype', 'bfloat16'], ['--engine', 'native', '--dtype', 'q8_0', '--threads', '1', '--kv-cache', 'float16']]) {
       const r = spawnSync(process.execPath, [CLI, ...ask, ...flags], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, VIPLLAVA_CACHE_DIR: cache } });
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stdout, 'blue\n', flags.join(' '));
@@ -81,6 +81,7 @@ describe('the shipped synthetic model', () => {
     rmSync(cache, { recursive: true, force: true });
     assert.match(cli([...ask, '--dtype', 'q9']).stderr, /--dtype must be one of auto, float32, float16, bfloat16, q8_0, q4_0, got "q9"/);
     assert.match(cli([...ask, '--threads', '0']).stderr, /--threads must be a positive integer, got "0"/);
+    assert.match(cli([...ask, '--kv-cache', 'int8']).stderr, /--kv-cache must be one of float32, float16, got "int8"/);
     assert.match(cli([...ask, '--engine', 'reference', '--dtype', 'q4_0']).stderr, /cannot hold weights of dtype q4_0 \(quantised weights need the native engine\)/);
   });
 

@@ -50,6 +50,27 @@ for (const variant of VARIANTS) {
       assert.equal(cache.length, prompt.length);
     });
 
+    test('a float16 KV cache stays within fp16 rounding of the exact forward, and decodes greedily alike', async () => {
+      const half = await VipLlavaForConditionalGeneration.fromPretrained(variant.dir, { kvCacheDtype: 'float16' });
+      const full = (await model.forward({ inputIds: [prompt], pixelValues: image(0) })).logits;
+      const cache = half.createCache(1, 4); // too short on purpose: prefill and decode grow it
+      assert.equal(cache.keys[0].dtype, 'float16');
+      const start = imageEnd + 2;
+      cache.grow(start);
+      await half.forward({ inputIds: [prompt.slice(0, start)], pixelValues: image(0), cache });
+      let worst = 0;
+      for (let t = start; t < prompt.length; t++) {
+        cache.grow(t + 1);
+        const step = (await half.forward({ inputIds: [[prompt[t]]], cache })).logits;
+        worst = Math.max(worst, relativeError(rowsOf(step, 0, 0, 1), rowsOf(full, 0, t, 1)));
+      }
+      assert.ok(worst > 0 && worst < 2e-3, `largest error ${worst}`); // keys and values rounded, so never exactly 0
+      const greedy = (m: VipLlavaForConditionalGeneration) => m.generate({ inputIds: [prompt], pixelValues: image(0), maxNewTokens: 8 });
+      assert.deepEqual((await greedy(half)).tolist(), (await greedy(model)).tolist());
+      const beams = (m: VipLlavaForConditionalGeneration) => m.generate({ inputIds: [prompt], pixelValues: image(0), maxNewTokens: 5, numBeams: 3 });
+      assert.deepEqual((await beams(half)).tolist(), (await beams(model)).tolist());
+    });
+
     test('prefill in chunks equals one prefill', async () => {
       const full = (await model.forward({ inputIds: [prompt], pixelValues: image(0) })).logits;
       const cache = model.createCache(1, prompt.length);

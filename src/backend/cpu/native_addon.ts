@@ -35,7 +35,8 @@ export interface NativeAddon {
   setProfiling(on: boolean): void;
   profile(reset: boolean): Record<string, [number, number]>;
   widen(dst: Handle, src: Handle, srcType: number, count: number): void;
-  copy2d(dst: Handle, dstOffset: number, dstStride: number, src: Handle, srcOffset: number, srcStride: number, rows: number, rowLength: number): void;
+  /** Copies rows of elements; dstType/srcType are SRC.float32 or SRC.float16 (converted as copied). */
+  copy2d(dst: Handle, dstOffset: number, dstStride: number, src: Handle, srcOffset: number, srcStride: number, rows: number, rowLength: number, dstType: number, srcType: number): void;
   gather(dst: Handle, table: Handle, srcType: number, ids: Int32Array, width: number): void;
   linear(y: Handle, x: Handle, w: Handle, bias: Handle | null, m: number, k: number, n: number, format: FormatCode): void;
   add(y: Handle, a: Handle, b: Handle, n: number, nb: number): void;
@@ -44,7 +45,7 @@ export interface NativeAddon {
   layerNorm(y: Handle, x: Handle, w: Handle, b: Handle, rows: number, h: number, eps: number): void;
   rmsNorm(y: Handle, x: Handle, w: Handle, rows: number, h: number, eps: number): void;
   rope(y: Handle, x: Handle, rows: number, width: number, positions: Int32Array, headDim: number, invFreq: Float32Array, scaling: number): void;
-  attention(out: Handle, q: Handle, k: Handle, v: Handle, dims: Float64Array, scale: number, keyMask: Uint8Array | null): void;
+  attention(out: Handle, q: Handle, k: Handle, v: Handle, dims: Float64Array, scale: number, keyMask: Uint8Array | null, kvType: number): void;
 }
 
 const ADDON_PATH = fileURLToPath(new URL('../../../../build/Release/vipllava_native.node', import.meta.url));

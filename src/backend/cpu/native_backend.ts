@@ -4,7 +4,7 @@
  * weights are repacked at load into panels for the SIMD kernels, in the format the load asked for.
  */
 import { ACTIVATIONS, DeviceTensor } from '../backend.js';
-import type { Activation, AttentionOptions, Backend, LinearFormat } from '../backend.js';
+import type { Activation, AttentionOptions, Backend, KVDtype, LinearFormat } from '../backend.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { InputError, VipLlavaError } from '../../errors.js';
 import type { PackedEntry, PackedStore } from '../../weights/packed_cache.js';
@@ -33,6 +33,8 @@ class NativeTensor extends DeviceTensor {
     readonly dims: readonly number[],
     readonly dtype: Held,
     readonly packed: Packed | null = null,
+    /** fp16 activations written in place (a KV cache from zeros(dims, 'float16')): never widened and cached. */
+    readonly kvHalf = false,
   ) {
     super();
     backend.adopt(this);
@@ -165,6 +167,7 @@ export class NativeBackend implements Backend, PackedStore {
   private f32(x: DeviceTensor): NativeTensor {
     const r = this.t(x);
     if (r.packed) throw new VipLlavaError(`a linear-layer weight [${r.dims.join(', ')}] was used outside linear()`);
+    if (r.kvHalf) throw new VipLlavaError('a float16 KV-cache tensor can only be used by attention, writeAt, narrow, indexSelect and read');
     if (r.dtype === 'float32') return r;
     if (!r.widened) {
       const out = this.persistent(() => this.empty(r.dims));
@@ -199,8 +202,18 @@ export class NativeBackend implements Backend, PackedStore {
     return new NativeTensor(this, this.a.fromHost(data), [...dims], 'float32');
   }
 
-  zeros(dims: readonly number[]): DeviceTensor {
-    return this.empty(dims, true);
+  zeros(dims: readonly number[], dtype: KVDtype = 'float32'): DeviceTensor {
+    return dtype === 'float16' ? this.emptyHalf(dims, true) : this.empty(dims, true);
+  }
+
+  private emptyHalf(dims: readonly number[], zero = false): NativeTensor {
+    return new NativeTensor(this, this.a.alloc(product(dims) * 2, zero), [...dims], 'float16', null, true);
+  }
+
+  /** x itself when it is a float16 KV-cache tensor, else x as float32; with the SRC code of the result. */
+  private kvOperand(x: DeviceTensor): [NativeTensor, number] {
+    const r = this.t(x);
+    return r.kvHalf ? [r, SRC.float16] : [this.f32(r), SRC.float32];
   }
 
   read(x: DeviceTensor): Promise<Float32Array> {
@@ -224,15 +237,15 @@ export class NativeBackend implements Backend, PackedStore {
   }
 
   narrow(x: DeviceTensor, dim: number, start: number, length: number): DeviceTensor {
-    const src = this.f32(x);
+    const [src, type] = this.kvOperand(x);
     const n = src.dims[dim];
     if (start < 0 || length < 0 || start + length > n) throw new VipLlavaError(`narrow [${start}, ${start + length}) outside dim of ${n}`);
     const outer = product(src.dims.slice(0, dim));
     const inner = product(src.dims.slice(dim + 1));
     const dims = [...src.dims];
     dims[dim] = length;
-    const out = this.empty(dims);
-    this.a.copy2d(out.handle, 0, length * inner, src.handle, start * inner, n * inner, outer, length * inner);
+    const out = type === SRC.float16 ? this.emptyHalf(dims) : this.empty(dims);
+    this.a.copy2d(out.handle, 0, length * inner, src.handle, start * inner, n * inner, outer, length * inner, type, type);
     return out;
   }
 
@@ -251,7 +264,7 @@ export class NativeBackend implements Backend, PackedStore {
     let at = 0;
     for (const x of xs) {
       const n = x.dims[dim];
-      this.a.copy2d(out.handle, at * inner, total * inner, this.f32(x).handle, 0, n * inner, outer, n * inner);
+      this.a.copy2d(out.handle, at * inner, total * inner, this.f32(x).handle, 0, n * inner, outer, n * inner, SRC.float32, SRC.float32);
       at += n;
     }
     return out;
@@ -262,28 +275,37 @@ export class NativeBackend implements Backend, PackedStore {
     const reps = product(dims) / src.size;
     if (!Number.isInteger(reps)) throw new VipLlavaError(`cannot expand [${x.dims.join(', ')}] to [${dims.join(', ')}]`);
     const out = this.empty(dims);
-    this.a.copy2d(out.handle, 0, src.size, src.handle, 0, 0, reps, src.size);
+    this.a.copy2d(out.handle, 0, src.size, src.handle, 0, 0, reps, src.size, SRC.float32, SRC.float32);
     return out;
   }
 
   writeAt(dst: DeviceTensor, src: DeviceTensor, dim: number, offset: number): void {
     const d = this.t(dst);
-    if (d.dtype !== 'float32' || d.packed) throw new VipLlavaError('writeAt needs a float32 destination');
-    const s = this.f32(src);
+    if ((d.dtype !== 'float32' && !d.kvHalf) || d.packed) throw new VipLlavaError('writeAt needs a float32 destination or a float16 KV cache');
+    const [s, srcType] = this.kvOperand(src);
     const outer = product(d.dims.slice(0, dim));
     const inner = product(d.dims.slice(dim + 1));
     const n = s.dims[dim];
     const total = d.dims[dim];
+    if (src.dims.length !== dst.dims.length || src.dims.some((d, i) => i !== dim && d !== dst.dims[i])) {
+      throw new VipLlavaError(`writeAt: [${src.dims.join(', ')}] does not fit [${dst.dims.join(', ')}] outside dim ${dim}`);
+    }
     if (offset + n > total) throw new VipLlavaError(`writeAt: ${offset}+${n} exceeds ${total} along dim ${dim}`);
-    this.a.copy2d(d.handle, offset * inner, total * inner, s.handle, 0, n * inner, outer, n * inner);
+    this.a.copy2d(d.handle, offset * inner, total * inner, s.handle, 0, n * inner, outer, n * inner, d.kvHalf ? SRC.float16 : SRC.float32, srcType);
   }
 
   indexSelect(x: DeviceTensor, indices: Int32Array): DeviceTensor {
-    const src = this.f32(x);
+    const [src, type] = this.kvOperand(x);
     const rows = x.dims[0];
     for (const i of indices) if (i < 0 || i >= rows) throw new VipLlavaError(`indexSelect: index ${i} outside dim of ${rows}`);
     const inner = src.size / rows;
-    const out = this.empty([indices.length, ...x.dims.slice(1)]);
+    const dims = [indices.length, ...x.dims.slice(1)];
+    if (type === SRC.float16) {
+      const out = this.emptyHalf(dims); // a float16 KV cache stays float16
+      indices.forEach((i, j) => this.a.copy2d(out.handle, j * inner, inner, src.handle, i * inner, inner, 1, inner, type, type));
+      return out;
+    }
+    const out = this.empty(dims);
     this.a.gather(out.handle, src.handle, SRC.float32, Int32Array.from(indices), inner);
     return out;
   }
@@ -306,8 +328,8 @@ export class NativeBackend implements Backend, PackedStore {
     for (const r of rows) if (r < 0 || r >= n) throw new VipLlavaError(`scatterRows: row ${r} outside ${n} rows`);
     if (s.size !== rows.length * h) throw new VipLlavaError(`scatterRows: ${rows.length} rows need [${rows.length}, ${h}], got [${s.dims.join(', ')}]`);
     const out = this.empty(d.dims);
-    this.a.copy2d(out.handle, 0, d.size, d.handle, 0, d.size, 1, d.size);
-    rows.forEach((r, i) => this.a.copy2d(out.handle, r * h, h, s.handle, i * h, h, 1, h));
+    this.a.copy2d(out.handle, 0, d.size, d.handle, 0, d.size, 1, d.size, SRC.float32, SRC.float32);
+    rows.forEach((r, i) => this.a.copy2d(out.handle, r * h, h, s.handle, i * h, h, 1, h, SRC.float32, SRC.float32));
     return out;
   }
 
@@ -402,8 +424,9 @@ export class NativeBackend implements Backend, PackedStore {
 
   attention(q: DeviceTensor, k: DeviceTensor, v: DeviceTensor, o: AttentionOptions): DeviceTensor {
     const qs = this.f32(q);
-    const ks = this.f32(k);
-    const vs = this.f32(v);
+    const [ks, kType] = this.kvOperand(k);
+    const [vs, vType] = this.kvOperand(v);
+    if (kType !== vType) throw new VipLlavaError('attention: keys and values must be held in the same dtype');
     const [batch, seq] = qs.dims;
     const kvRows = ks.dims[1];
     if (qs.dims[2] !== o.numHeads * o.headDim || ks.dims[2] !== o.numKvHeads * o.headDim || vs.size !== ks.size || ks.dims[0] !== batch) {
@@ -413,7 +436,7 @@ export class NativeBackend implements Backend, PackedStore {
     if (o.keyMask && o.keyMask.length !== batch * o.kvLength) throw new VipLlavaError(`attention: key mask of ${o.keyMask.length} for [${batch}, ${o.kvLength}]`);
     const dims = Float64Array.of(batch, seq, kvRows, o.numHeads, o.numKvHeads, o.headDim, o.kvLength, o.causal ? o.causal.pastLength : -1, o.slidingWindow ?? -1);
     const out = this.empty(qs.dims);
-    this.a.attention(out.handle, qs.handle, ks.handle, vs.handle, dims, o.scale, o.keyMask ? Uint8Array.from(o.keyMask) : null);
+    this.a.attention(out.handle, qs.handle, ks.handle, vs.handle, dims, o.scale, o.keyMask ? Uint8Array.from(o.keyMask) : null, kType);
     return out;
   }
 }

@@ -1,8 +1,8 @@
 import { ACTIVATIONS, DeviceTensor } from '../backend.js';
-import type { Activation, AttentionOptions, Backend } from '../backend.js';
+import type { Activation, AttentionOptions, Backend, KVDtype } from '../backend.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { InputError, VipLlavaError } from '../../errors.js';
-import { bfloat16ToFloat32, halfToFloat32 } from '../../tensor/float16.js';
+import { bfloat16ToFloat32, float32ToHalf, halfToFloat32 } from '../../tensor/float16.js';
 import * as k from './reference_kernels.js';
 
 type Stored = 'float32' | 'float16' | 'bfloat16';
@@ -70,7 +70,8 @@ export class ReferenceBackend implements Backend {
     return this.make(data, dims);
   }
 
-  zeros(dims: readonly number[]): DeviceTensor {
+  zeros(dims: readonly number[], dtype: KVDtype = 'float32'): DeviceTensor {
+    if (dtype === 'float16') return new RefTensor(this, new Uint16Array(product(dims)), [...dims], 'float16');
     return this.make(new Float32Array(product(dims)), dims);
   }
 
@@ -91,19 +92,20 @@ export class ReferenceBackend implements Backend {
   }
 
   narrow(x: DeviceTensor, dim: number, start: number, length: number): DeviceTensor {
-    const src = this.f32(x);
+    const r = this.t(x);
+    const src = r.dtype === 'float16' ? r.data : this.f32(x); // a float16 KV cache stays float16
     const dims = x.dims;
     const outer = product(dims.slice(0, dim));
     const inner = product(dims.slice(dim + 1));
     const n = dims[dim];
     if (start < 0 || start + length > n) throw new VipLlavaError(`narrow [${start}, ${start + length}) outside dim of ${n}`);
-    const out = new Float32Array(outer * length * inner);
+    const out = r.dtype === 'float16' ? new Uint16Array(outer * length * inner) : new Float32Array(outer * length * inner);
     for (let o = 0; o < outer; o++) {
       out.set(src.subarray((o * n + start) * inner, (o * n + start + length) * inner), o * length * inner);
     }
     const outDims = [...dims];
     outDims[dim] = length;
-    return this.make(out, outDims);
+    return out instanceof Uint16Array ? new RefTensor(this, out, outDims, 'float16') : this.make(out, outDims);
   }
 
   concat(xs: readonly DeviceTensor[], dim: number): DeviceTensor {
@@ -136,28 +138,34 @@ export class ReferenceBackend implements Backend {
 
   writeAt(dst: DeviceTensor, src: DeviceTensor, dim: number, offset: number): void {
     const d = this.t(dst);
-    if (d.dtype !== 'float32') throw new VipLlavaError('writeAt needs a float32 destination');
-    const out = d.data as Float32Array;
+    if (d.dtype === 'bfloat16') throw new VipLlavaError('writeAt needs a float32 or float16 destination');
     const s = this.f32(src);
+    // a float16 destination (the KV cache) gets each value rounded to the nearest half
+    const put = (v: Float32Array, at: number) => (d.dtype === 'float16' ? v.forEach((x, i) => (d.data[at + i] = float32ToHalf(x))) : d.data.set(v, at));
     const outer = product(d.dims.slice(0, dim));
     const inner = product(d.dims.slice(dim + 1));
     const n = src.dims[dim];
     const total = d.dims[dim];
+    if (src.dims.length !== dst.dims.length || src.dims.some((d, i) => i !== dim && d !== dst.dims[i])) {
+      throw new VipLlavaError(`writeAt: [${src.dims.join(', ')}] does not fit [${dst.dims.join(', ')}] outside dim ${dim}`);
+    }
     if (offset + n > total) throw new VipLlavaError(`writeAt: ${offset}+${n} exceeds ${total} along dim ${dim}`);
     for (let o = 0; o < outer; o++) {
-      out.set(s.subarray(o * n * inner, (o + 1) * n * inner), (o * total + offset) * inner);
+      put(s.subarray(o * n * inner, (o + 1) * n * inner), (o * total + offset) * inner);
     }
   }
 
   indexSelect(x: DeviceTensor, indices: Int32Array): DeviceTensor {
-    const src = this.f32(x);
+    const r = this.t(x);
+    const src = r.dtype === 'float16' ? r.data : this.f32(x); // a float16 KV cache stays float16
     const inner = src.length / x.dims[0];
-    const out = new Float32Array(indices.length * inner);
+    const out = r.dtype === 'float16' ? new Uint16Array(indices.length * inner) : new Float32Array(indices.length * inner);
     indices.forEach((i, j) => {
       if (i < 0 || i >= x.dims[0]) throw new VipLlavaError(`indexSelect: index ${i} outside dim of ${x.dims[0]}`);
       out.set(src.subarray(i * inner, (i + 1) * inner), j * inner);
     });
-    return this.make(out, [indices.length, ...x.dims.slice(1)]);
+    const dims = [indices.length, ...x.dims.slice(1)];
+    return out instanceof Uint16Array ? new RefTensor(this, out, dims, 'float16') : this.make(out, dims);
   }
 
   embedding(table: DeviceTensor, ids: Int32Array): DeviceTensor {
