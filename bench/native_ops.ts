@@ -63,18 +63,31 @@ async function main() {
       console.log(`${f.name.padEnd(19)} ${s.name.padEnd(30)} ${(t.median * 1e3).toFixed(2).padStart(8)} ms  ${gflops.toFixed(0).padStart(5)} GFLOP/s  ${gbs.toFixed(1).padStart(5)} GB/s  (${bound})`);
     }
   }
-  for (const [name, seq, past, heads, d] of [['prefill attention 626 tokens, 32×128', 626, 0, 32, 128], ['vision attention 577 tokens, 16×64', 577, -1, 16, 64], ['decode attention at 700, 32×128', 1, 699, 32, 128]] as const) {
+  const attentionCases = [
+    ['prefill attention 626 tokens, 32×128', 626, 0, 32, 128, 'float32'],
+    ['prefill, fp16 KV cache', 626, 0, 32, 128, 'float16'],
+    ['vision attention 577 tokens, 16×64', 577, -1, 16, 64, 'float32'],
+    ['decode attention at 700, 32×128', 1, 699, 32, 128, 'float32'],
+    ['decode, fp16 KV cache', 1, 699, 32, 128, 'float16'],
+  ] as const;
+  for (const [name, seq, past, heads, d, kvDtype] of attentionCases) {
     const kv = past >= 0 ? past + seq : seq;
     const q = activations(seq, heads * d);
-    const k = be.reshape(activations(kv, heads * d), [1, kv, heads * d]);
-    const v = be.reshape(activations(kv, heads * d), [1, kv, heads * d]);
+    const cached = () => {
+      const c = be.zeros([1, kv, heads * d], kvDtype); // as the KV cache holds them
+      be.writeAt(c, be.reshape(activations(kv, heads * d), [1, kv, heads * d]), 1, 0);
+      return c;
+    };
+    const k = cached();
+    const v = cached();
     const qq = be.reshape(q, [1, seq, heads * d]);
     const t = await time(async () => {
       be.attention(qq, k, v, { numHeads: heads, numKvHeads: heads, headDim: d, scale: d ** -0.5, kvLength: kv, causal: past >= 0 ? { pastLength: past } : undefined });
       await be.flush();
     }, { warmup: 1, runs });
     const flop = 4 * heads * d * seq * (past >= 0 ? (past + (seq + 1) / 2) : kv);
-    console.log(`attention          ${name.padEnd(30)} ${(t.median * 1e3).toFixed(2).padStart(8)} ms  ${(flop / t.median / 1e9).toFixed(0).padStart(5)} GFLOP/s`);
+    const kvGBs = (2 * kv * heads * d * (kvDtype === 'float16' ? 2 : 4)) / t.median / 1e9;
+    console.log(`attention          ${name.padEnd(30)} ${(t.median * 1e3).toFixed(2).padStart(8)} ms  ${(flop / t.median / 1e9).toFixed(0).padStart(5)} GFLOP/s  ${kvGBs.toFixed(1).padStart(5)} GB/s of K and V`);
   }
 }
 

@@ -204,47 +204,74 @@ void attention(Ctx c, float* out, const float* q, const void* kv_k, const void* 
   }
   const float* k = static_cast<const float*>(kv_k);
   const float* v = static_cast<const float*>(kv_v);
-  const uint16_t* k16 = static_cast<const uint16_t*>(kv_k);
-  const uint16_t* v16 = static_cast<const uint16_t*>(kv_v);
   const float ninf = -std::numeric_limits<float>::infinity();
   auto masked = [&](int64_t b, int64_t t) { return t >= s.kv_length || (!key_mask.empty() && !key_mask[b * s.kv_length + t]); };
-  auto finish = [&](float* o, float* scores, int64_t b, KeyRange kr, int64_t voff, float* acc) {
-    double denom = 0;
-    for (int64_t t = kr.first; t <= kr.last; ++t) {
-      if (masked(b, t)) scores[t] = 0;
-      denom += scores[t];
-    }
-    std::fill(acc, acc + d, 0.0f);
-    for (int64_t t = kr.first; t <= kr.last; ++t) {
-      if (scores[t] == 0) continue;
-      if (half) c.k.axpy_h(scores[t], v16 + voff + t * kw, acc, d);
-      else c.k.axpy(scores[t], v + voff + t * kw, acc, d);
-    }
-    const float inv = float(1.0 / denom);
-    for (int64_t i = 0; i < d; ++i) o[i] = acc[i] * inv;
-  };
 
   if (s.seq <= 8) {
-    // Decode: one query row at a time against the cache, parallel over (batch, head, row).
-    c.pool.run(s.batch * s.heads * s.seq, 1, [&](int64_t i0, int64_t i1) {
-      std::vector<float> scores(static_cast<size_t>(s.kv_length)), acc(static_cast<size_t>(d));
+    // Decode: per (batch row, query row, chunk of heads) the keys are walked in order, each key row read across
+    // the chunk's heads in one contiguous run. Walking one head at a time touched a new page per key (rows are
+    // kw elements apart), which the hardware prefetcher does not follow; the row AHEAD keys on is prefetched.
+    const int64_t esize = half ? 2 : 4;
+    const int64_t chunks = std::clamp<int64_t>(2 * c.pool.size() / (s.batch * s.seq), 1, s.kv_heads);
+    const int64_t per = (s.kv_heads + chunks - 1) / chunks;  // kv heads per chunk
+    constexpr int64_t AHEAD = 4;
+    c.pool.run(s.batch * s.seq * chunks, 1, [&](int64_t i0, int64_t i1) {
+      std::vector<float> scores, acc;
       for (int64_t i = i0; i < i1; ++i) {
-        const int64_t b = i / (s.heads * s.seq), h = (i / s.seq) % s.heads, row = i % s.seq, g = h / rep;
-        const float* qh = q + (b * s.seq + row) * qw + h * d;
-        const int64_t off = b * s.kv_rows * kw + g * d;  // head g of row b's first key (and value)
-        float* o = out + (b * s.seq + row) * qw + h * d;
+        const int64_t b = i / (s.seq * chunks), row = (i / chunks) % s.seq, g0 = (i % chunks) * per, g1 = std::min(s.kv_heads, g0 + per);
+        if (g0 >= g1) continue;
+        const int64_t h0 = g0 * rep, nh = (g1 - g0) * rep;  // query heads h0 .. h0 + nh
         const KeyRange kr = key_range(s, row);
+        const int64_t n = kr.last - kr.first + 1;
+        scores.assign(size_t(nh * n), 0.0f);
+        const float* qh = q + (b * s.seq + row) * qw + h0 * d;
+        const char* kb = static_cast<const char*>(kv_k) + ((b * s.kv_rows) * kw + g0 * d) * esize;
+        const char* vb = static_cast<const char*>(kv_v) + ((b * s.kv_rows) * kw + g0 * d) * esize;
+        const int64_t run = (g1 - g0) * d * esize, stride = kw * esize;  // bytes of the chunk in a key row; row pitch
+        auto prefetch = [&](const char* p) {
+          for (int64_t o = 0; o < run; o += 64) __builtin_prefetch(p + o, 0, 3);
+        };
         for (int64_t t = kr.first; t <= kr.last; ++t) {
-          if (masked(b, t)) scores[t] = ninf;
-          else scores[t] = (half ? c.k.dot_h(qh, k16 + off + t * kw, d) : c.k.dot(qh, k + off + t * kw, d)) * s.scale;
+          if (t + AHEAD <= kr.last) prefetch(kb + (t + AHEAD) * stride);
+          const bool off = masked(b, t);
+          for (int64_t h = 0; h < nh; ++h) {
+            const char* key = kb + t * stride + (h / rep) * d * esize;
+            float& sc = scores[size_t(h * n + t - kr.first)];
+            if (off) sc = ninf;
+            else sc = (half ? c.k.dot_h(qh + h * d, reinterpret_cast<const uint16_t*>(key), d) : c.k.dot(qh + h * d, reinterpret_cast<const float*>(key), d)) * s.scale;
+          }
         }
-        bool any;
-        softmax_row(c, scores.data(), kr.first, kr.last, &any);
-        if (!any) {
-          std::fill(o, o + d, 0.0f);
-          continue;
+        std::vector<float> inv(size_t(nh), 0.0f);
+        for (int64_t h = 0; h < nh; ++h) {
+          float* sr = scores.data() + h * n;
+          bool any;
+          softmax_row(c, sr, 0, n - 1, &any);
+          if (!any) {
+            std::fill(sr, sr + n, 0.0f);  // a row with nothing to attend to gives zeros
+            continue;
+          }
+          double denom = 0;
+          for (int64_t j = 0; j < n; ++j) {
+            if (masked(b, kr.first + j)) sr[j] = 0;
+            denom += sr[j];
+          }
+          inv[size_t(h)] = float(1.0 / denom);
         }
-        finish(o, scores.data(), b, kr, off, acc.data());
+        acc.assign(size_t(nh * d), 0.0f);
+        for (int64_t t = kr.first; t <= kr.last; ++t) {
+          if (t + AHEAD <= kr.last) prefetch(vb + (t + AHEAD) * stride);
+          for (int64_t h = 0; h < nh; ++h) {
+            const float p = scores[size_t(h * n + t - kr.first)];
+            if (p == 0) continue;
+            const char* val = vb + t * stride + (h / rep) * d * esize;
+            if (half) c.k.axpy_h(p, reinterpret_cast<const uint16_t*>(val), acc.data() + h * d, d);
+            else c.k.axpy(p, reinterpret_cast<const float*>(val), acc.data() + h * d, d);
+          }
+        }
+        float* o = out + (b * s.seq + row) * qw + h0 * d;
+        for (int64_t h = 0; h < nh; ++h) {
+          for (int64_t e = 0; e < d; ++e) o[h * d + e] = acc[size_t(h * d + e)] * inv[size_t(h)];
+        }
       }
     });
     return;

@@ -1,5 +1,5 @@
 /** Test-only: rewrites the tiny fixture checkpoint in other key layouts, dtypes and shardings. */
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SafetensorsFile } from '../../src/weights/safetensors.js';
@@ -26,8 +26,13 @@ export function toRaw(t: Tensor, dtype: 'F32' | 'F16' | 'BF16'): RawTensor {
   throw new Error(`cannot convert ${t.dtype} to ${dtype}`);
 }
 
+const made: string[] = [];
+process.on('exit', () => made.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+/** A fresh folder under the OS temp dir, removed when the test process exits. */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `vipllava-${prefix}-`));
+  made.push(mkdtempSync(join(tmpdir(), `vipllava-${prefix}-`)));
+  return made[made.length - 1];
 }
 
 /** Writes `tensors` as `shards` files (+ index when > 1) and copies config.json / generation_config.json from `from`. */

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { WeightsError } from '../../src/errors.js';
 import { SafetensorsFile } from '../../src/weights/safetensors.js';
 import { encodeSafetensors, f32Tensor } from '../helpers/safetensors_writer.js';
+import { tempDir } from '../helpers/checkpoints.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'vipllava-st-'));
+const dir = tempDir('st');
 let n = 0;
 function file(bytes: Uint8Array | Buffer): string {
   const p = join(dir, `f${n++}.safetensors`);
