@@ -52,6 +52,10 @@ struct Kernels {
   void (*axpy_h)(float a, const uint16_t* x, float* y, int64_t n);
   void (*widen_h)(const uint16_t* x, float* y, int64_t n);
   void (*narrow_h)(const float* x, uint16_t* y, int64_t n);
+  // Decode attention over n ≤ 8 rows `stride` bytes apart (float32, or fp16 when half), each of length d:
+  // out[j] = q · row_j, and acc += Σ_j p[j] · row_j.
+  void (*dots)(const float* q, const void* rows, int64_t stride, int n, int64_t d, bool half, float* out);
+  void (*axpys)(const float* p, const void* rows, int64_t stride, int n, int64_t d, bool half, float* acc);
   // x[i] *= scale for i < n; returns the largest result
   float (*scale_max)(float* x, int64_t n, float scale);
   // x[i] = exp(x[i] - shift) for i < n, returns the sum (accumulated in double)

@@ -214,7 +214,7 @@ void attention(Ctx c, float* out, const float* q, const void* kv_k, const void* 
     const int64_t esize = half ? 2 : 4;
     const int64_t chunks = std::clamp<int64_t>(2 * c.pool.size() / (s.batch * s.seq), 1, s.kv_heads);
     const int64_t per = (s.kv_heads + chunks - 1) / chunks;  // kv heads per chunk
-    constexpr int64_t AHEAD = 4;
+    constexpr int64_t AHEAD = 8;  // keys
     c.pool.run(s.batch * s.seq * chunks, 1, [&](int64_t i0, int64_t i1) {
       std::vector<float> scores, acc;
       for (int64_t i = i0; i < i1; ++i) {
@@ -231,14 +231,13 @@ void attention(Ctx c, float* out, const float* q, const void* kv_k, const void* 
         auto prefetch = [&](const char* p) {
           for (int64_t o = 0; o < run; o += 64) __builtin_prefetch(p + o, 0, 3);
         };
-        for (int64_t t = kr.first; t <= kr.last; ++t) {
-          if (t + AHEAD <= kr.last) prefetch(kb + (t + AHEAD) * stride);
-          const bool off = masked(b, t);
+        for (int64_t t = kr.first; t <= kr.last; t += 8) {  // eight keys at a time, every head of the chunk
+          const int m = int(std::min<int64_t>(8, kr.last + 1 - t));
+          for (int64_t a = t + AHEAD; a < std::min(t + AHEAD + 8, kr.last + 1); ++a) prefetch(kb + a * stride);
           for (int64_t h = 0; h < nh; ++h) {
-            const char* key = kb + t * stride + (h / rep) * d * esize;
-            float& sc = scores[size_t(h * n + t - kr.first)];
-            if (off) sc = ninf;
-            else sc = (half ? c.k.dot_h(qh + h * d, reinterpret_cast<const uint16_t*>(key), d) : c.k.dot(qh + h * d, reinterpret_cast<const float*>(key), d)) * s.scale;
+            float* sc = scores.data() + h * n + (t - kr.first);
+            c.k.dots(qh + h * d, kb + t * stride + (h / rep) * d * esize, stride, m, d, half, sc);
+            for (int j = 0; j < m; ++j) sc[j] = masked(b, t + j) ? ninf : sc[j] * s.scale;
           }
         }
         std::vector<float> inv(size_t(nh), 0.0f);
@@ -258,14 +257,11 @@ void attention(Ctx c, float* out, const float* q, const void* kv_k, const void* 
           inv[size_t(h)] = float(1.0 / denom);
         }
         acc.assign(size_t(nh * d), 0.0f);
-        for (int64_t t = kr.first; t <= kr.last; ++t) {
-          if (t + AHEAD <= kr.last) prefetch(vb + (t + AHEAD) * stride);
+        for (int64_t t = kr.first; t <= kr.last; t += 8) {
+          const int m = int(std::min<int64_t>(8, kr.last + 1 - t));
+          for (int64_t a = t + AHEAD; a < std::min(t + AHEAD + 8, kr.last + 1); ++a) prefetch(vb + a * stride);
           for (int64_t h = 0; h < nh; ++h) {
-            const float p = scores[size_t(h * n + t - kr.first)];
-            if (p == 0) continue;
-            const char* val = vb + t * stride + (h / rep) * d * esize;
-            if (half) c.k.axpy_h(p, reinterpret_cast<const uint16_t*>(val), acc.data() + h * d, d);
-            else c.k.axpy(p, reinterpret_cast<const float*>(val), acc.data() + h * d, d);
+            c.k.axpys(scores.data() + h * n + (t - kr.first), vb + t * stride + (h / rep) * d * esize, stride, m, d, half, acc.data() + h * d);
           }
         }
         float* o = out + (b * s.seq + row) * qw + h0 * d;
