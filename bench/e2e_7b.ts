@@ -4,16 +4,18 @@
  * fraction of this machine's limits reached (measured in the same process: FMA / bf16 / int8 peaks, read
  * bandwidth). The first run writes a checkpoint with VipLlava-7B shapes and random fp16 weights in the hub
  * layout (sharded safetensors + index, ~14 GB) to $VIPLLAVA_BENCH_DIR or ~/.cache/vipllava/bench; it is never
- * committed. Each format runs in its own process so peak RSS is its own. Given GGUF files of the same shapes
- * (--llama-models auto=f16.gguf,bfloat16=bf16.gguf,q8_0=q8.gguf,q4_0=q4.gguf) and a llama-bench binary (on the
- * PATH or --llama-bench), llama.cpp runs right after each format, in the same window, for a ratio.
+ * committed. Each format runs in its own process so peak RSS is its own. When a llama-bench binary is on the
+ * PATH (or given by --llama-bench), llama.cpp runs the same language model right after each format, in the same
+ * window, for a ratio: the GGUFs are written once next to the checkpoint (F16 by bench/gguf.ts; BF16, Q8_0 and
+ * Q4_0 by llama-quantize when it is beside llama-bench or on the PATH), or given by --llama-models
+ * auto=f16.gguf,bfloat16=bf16.gguf,q8_0=q8.gguf,q4_0=q4.gguf.
  *
  *   npm run bench [-- --formats auto,bfloat16,q8_0,q4_0] [-- --threads 2] [-- --runs 3] [-- --kv-cache float16]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { NativeBackend } from '../src/backend/cpu/native_backend.js';
@@ -24,6 +26,8 @@ import { Tensor } from '../src/tensor/tensor.js';
 import { float32ToHalf } from '../src/tensor/float16.js';
 import type { WeightDtype } from '../src/weights/load.js';
 import { machine, time } from './report.js';
+import { writeLlamaGguf } from './gguf.js';
+import { DEFAULT_MODEL } from '../src/package_paths.js';
 
 const { values } = parseArgs({
   options: {
@@ -175,9 +179,52 @@ function estimateDecodeBytes(model: VipLlavaForConditionalGeneration, format: We
   return params * bytesPer;
 }
 
+/** A llama.cpp tool: the --llama-bench binary's neighbour, else on the PATH; null if neither. */
+function llamaTool(name: string): string | null {
+  if (values['llama-bench']) {
+    const near = join(dirname(values['llama-bench']), name);
+    if (existsSync(near)) return near;
+  }
+  return spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).stdout.trim() || null;
+}
+
+/**
+ * GGUFs of the checkpoint's language model per format, for llama-bench: those given by --llama-models, else
+ * made once in $DIR/gguf (F16 written here, the others by llama-quantize when it is there; ~38 GB in all).
+ */
+async function llamaModels(formats: string[]): Promise<Map<string, string>> {
+  const given = new Map((values['llama-models'] ?? '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
+  if (given.size > 0 || !llamaTool('llama-bench')) return given;
+  const out = new Map<string, string>();
+  mkdirSync(join(DIR, 'gguf'), { recursive: true });
+  const f16 = join(DIR, 'gguf', 'f16.gguf');
+  if (!existsSync(f16)) {
+    console.log(`writing ${f16} for llama-bench ...`);
+    const t = VipLlavaConfig.fromDict(CONFIG).text_config;
+    await writeLlamaGguf(DIR, f16, join(DEFAULT_MODEL, 'tokenizer.json'), {
+      layers: t.num_hidden_layers, hidden: t.hidden_size, intermediate: t.intermediate_size, heads: t.num_attention_heads,
+      kvHeads: t.num_key_value_heads, vocab: t.vocab_size, rmsEps: t.rms_norm_eps, contextLength: t.max_position_embeddings,
+    });
+  }
+  const quantize = llamaTool('llama-quantize');
+  for (const format of formats) {
+    const type = { auto: 'F16', float16: 'F16', bfloat16: 'BF16', q8_0: 'Q8_0', q4_0: 'Q4_0' }[format];
+    if (type === 'F16') out.set(format, f16);
+    if (!type || type === 'F16' || !quantize) continue;
+    const file = join(DIR, 'gguf', `${type.toLowerCase()}.gguf`);
+    if (!existsSync(file)) {
+      console.log(`llama-quantize ${type} → ${file} ...`);
+      execFileSync(quantize, [f16, `${file}.partial`, type], { stdio: 'ignore' });
+      renameSync(`${file}.partial`, file);
+    }
+    out.set(format, file);
+  }
+  return out;
+}
+
 /** llama-bench on `model` with this bench's threads and prompt: [prefill tok/s, decode tok/s], or null without a binary. */
 function llamaBench(model: string): [number, number] | null {
-  const bin = values['llama-bench'] ?? (spawnSync('sh', ['-c', 'command -v llama-bench'], { encoding: 'utf8' }).stdout.trim() || null);
+  const bin = llamaTool('llama-bench');
   if (!bin) return null;
   const out = execFileSync(bin, ['-m', model, '-t', values.threads ?? '2', '-p', String(PROMPT), '-n', '32', '-r', '2', '-o', 'json'], { encoding: 'utf8', maxBuffer: 1 << 24 });
   const rows = JSON.parse(out) as Array<{ n_prompt: number; n_gen: number; avg_ts: number }>;
@@ -197,7 +244,7 @@ async function main() {
   console.log(`checkpoint: ${DIR}; KV cache ${values['kv-cache']}; medians of ${RUNS} runs after a warm-up (prefill: ${Math.max(1, RUNS - 1)} runs)\n`);
   const self = fileURLToPath(import.meta.url);
   const rows: Result[] = [];
-  const ggufs = new Map((values['llama-models'] ?? '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
+  const ggufs = await llamaModels(values.formats!.split(','));
   for (const format of values.formats!.split(',')) {
     const args = [self, '--child', format, '--runs', String(RUNS), '--dir', DIR, '--kv-cache', values['kv-cache']!, ...(values.threads ? ['--threads', values.threads] : [])];
     const r = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
@@ -224,7 +271,7 @@ async function main() {
       console.log(`  ours / llama.cpp           prefill ${(PROMPT / res.prefillS / lb[0]).toFixed(2)}×, decode ${(res.decode1 / lb[1]).toFixed(2)}×`);
     }
   }
-  if (ggufs.size === 0) console.log('\nllama.cpp: no comparison (give --llama-models fmt=file.gguf,... and llama-bench on the PATH or --llama-bench)');
+  if (ggufs.size === 0) console.log('\nllama.cpp: no comparison (put llama-bench, and llama-quantize for bf16/q8_0/q4_0, on the PATH or give --llama-bench)');
 }
 
 await main();
