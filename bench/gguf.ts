@@ -30,26 +30,15 @@ class Bytes {
     this.parts.push(b);
     this.length += b.length;
   }
-  u32(v: number): void {
-    const b = Buffer.alloc(4);
-    b.writeUInt32LE(v);
+  private num(size: number, write: (b: Buffer) => void): void {
+    const b = Buffer.alloc(size);
+    write(b);
     this.push(b);
   }
-  i32(v: number): void {
-    const b = Buffer.alloc(4);
-    b.writeInt32LE(v);
-    this.push(b);
-  }
-  u64(v: number): void {
-    const b = Buffer.alloc(8);
-    b.writeBigUInt64LE(BigInt(v));
-    this.push(b);
-  }
-  f32(v: number): void {
-    const b = Buffer.alloc(4);
-    b.writeFloatLE(v);
-    this.push(b);
-  }
+  u32 = (v: number) => this.num(4, (b) => b.writeUInt32LE(v));
+  i32 = (v: number) => this.num(4, (b) => b.writeInt32LE(v));
+  u64 = (v: number) => this.num(8, (b) => b.writeBigUInt64LE(BigInt(v)));
+  f32 = (v: number) => this.num(4, (b) => b.writeFloatLE(v));
   str(s: string): void {
     const b = Buffer.from(s, 'utf8');
     this.u64(b.length);
