@@ -3,9 +3,11 @@
  * file per checkpoint shard and load format, in $VIPLLAVA_CACHE_DIR or ~/.cache/vipllava/packed, named by a
  * hash of the shard's path, size and mtime and the load options. A file is [8-byte header length][JSON
  * header][tensors at 64-byte-aligned offsets]; a missing, stale or damaged file is ignored and rewritten.
+ * Writing a file removes those that can never be read again (an older version of the same shard, a shard
+ * that is gone, a temporary file a crashed write left), so the folder does not grow with every change.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { DeviceTensor } from '../backend/backend.js';
@@ -60,8 +62,8 @@ export function cachePath(shard: string, options: string): string {
   return join(cacheDir(), `${key}.vpk`);
 }
 
-/** The entries of a valid cache file for this shard and options, or null. */
-export function readCache(path: string, shard: string, options: string): Record<string, PackedEntry> | null {
+/** The header of a cache file, or null when it is missing or unreadable. */
+function readHeader(path: string): Header | null {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -75,16 +77,42 @@ export function readCache(path: string, shard: string, options: string): Record<
     if (n <= 0 || n > 64 << 20) return null;
     const json = Buffer.alloc(n);
     if (readSync(fd, json, 0, n, 8) !== n) return null;
-    const header = JSON.parse(json.toString('utf8')) as Header;
-    const src = sourceOf(shard, options);
-    if (header.version !== VERSION || JSON.stringify(header.source) !== JSON.stringify(src)) return null;
-    const size = statSync(path).size;
-    if (Object.values(header.tensors).some((e) => e.offset + e.bytes > size)) return null;
-    return header.tensors;
+    return JSON.parse(json.toString('utf8')) as Header;
   } catch {
     return null;
   } finally {
     closeSync(fd);
+  }
+}
+
+/** The entries of a valid cache file for this shard and options, or null. */
+export function readCache(path: string, shard: string, options: string): Record<string, PackedEntry> | null {
+  const header = readHeader(path);
+  if (!header || header.version !== VERSION || JSON.stringify(header.source) !== JSON.stringify(sourceOf(shard, options))) return null;
+  const size = statSync(path).size;
+  if (Object.values(header.tensors).some((e) => e.offset + e.bytes > size)) return null;
+  return header.tensors;
+}
+
+/** Removes the files other than `keep` that no load can use again (see the module comment). */
+function pruneCache(keep: string, source: Header['source']): void {
+  const hour = 3600e3;
+  for (const name of readdirSync(cacheDir())) {
+    const file = join(cacheDir(), name);
+    if (file === keep) continue;
+    try {
+      if (name.endsWith('.partial')) {
+        if (Date.now() - statSync(file).mtimeMs > hour) rmSync(file, { force: true });
+        continue;
+      }
+      if (!name.endsWith('.vpk')) continue;
+      const src = readHeader(file)?.source;
+      if (!src) continue; // damaged: rewritten by its own shard's next load
+      const older = src.path === source.path && src.options === source.options;
+      if (older || !existsSync(src.path)) rmSync(file, { force: true });
+    } catch {
+      // another process removed it first
+    }
   }
 }
 
@@ -122,4 +150,5 @@ export function writeCache(store: PackedStore, path: string, shard: string, opti
     rmSync(tmp, { force: true });
     throw e;
   }
+  pruneCache(path, header.source);
 }

@@ -1,6 +1,6 @@
 /** Quantised weights are cached on disk at the first load and read back, byte for byte, at the next. */
 import assert from 'node:assert/strict';
-import { readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { cpSync, readdirSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { VipLlavaForConditionalGeneration } from '../../src/models/vipllava.js';
@@ -45,4 +45,33 @@ describe('packed-weight cache (native engine)', () => {
       for (const f of readdirSync(dir)) rmSync(join(dir, f));
     });
   }
+
+  test('files no load can use again are removed: an older version of a shard, a deleted checkpoint, a crashed write', async () => {
+    const vpk = () => readdirSync(dir).filter((f) => f.endsWith('.vpk')).sort();
+    const copy = (name: string) => {
+      const to = join(tempDir('packed-src'), name);
+      cpSync(TINY_LLAMA, to, { recursive: true });
+      return to;
+    };
+    const a = copy('a');
+    const b = copy('b');
+    await VipLlavaForConditionalGeneration.fromPretrained(a, { engine: 'native', dtype: 'q8_0' });
+    const ofA = vpk();
+    await VipLlavaForConditionalGeneration.fromPretrained(b, { engine: 'native', dtype: 'q8_0' });
+    const ofB = vpk().filter((f) => !ofA.includes(f));
+    assert.equal(ofB.length, ofA.length);
+    rmSync(b, { recursive: true }); // b's files can never be read again
+    const crashed = join(dir, 'x.vpk.999.partial');
+    writeFileSync(crashed, 'half a file');
+    utimesSync(crashed, new Date(Date.now() - 7200e3), new Date(Date.now() - 7200e3));
+    const shard = readdirSync(a).find((f) => f.endsWith('.safetensors'))!;
+    utimesSync(join(a, shard), new Date(), new Date(Date.now() + 5000)); // the shard changed: its old file is stale
+    await VipLlavaForConditionalGeneration.fromPretrained(a, { engine: 'native', dtype: 'q8_0' });
+    const now = vpk();
+    assert.equal(now.length, ofA.length, `${now}`);
+    assert.equal(now.filter((f) => ofA.includes(f)).length, ofA.length - 1, 'the changed shard kept its old file');
+    assert.ok(!readdirSync(dir).includes('x.vpk.999.partial'));
+    await VipLlavaForConditionalGeneration.fromPretrained(a, { engine: 'native', dtype: 'q4_0' }); // another format: kept beside
+    assert.equal(vpk().length, 2 * ofA.length);
+  });
 });
