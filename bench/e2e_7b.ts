@@ -124,6 +124,7 @@ interface Result {
   loadS: number;
   visionS: number;
   prefillS: number;
+  prefillFlop: number;
   decode1: number;
   decode4: number;
   ttftS: number;
@@ -164,17 +165,23 @@ async function child(format: WeightDtype): Promise<Result> {
     void e;
   }
   const weightBytes = estimateDecodeBytes(model, format);
+  const prefillFlop = 2 * decoderLinearParams(model) * PROMPT; // the GEMMs the peak is for (lm_head runs for one row)
   return {
-    format, limits, loadS, visionS: vision.median, prefillS: prefill.median, decode1, decode4, ttftS, weightBytes,
+    format, limits, loadS, prefillFlop, visionS: vision.median, prefillS: prefill.median, decode1, decode4, ttftS, weightBytes,
     peakRssGB: process.resourceUsage().maxRSS / 2 ** 20, isa: backend.info().isa, threads: backend.info().threads,
   };
+}
+
+/** Weights of the decoder layers' linear layers (q, k, v, o, gate, up, down). */
+function decoderLinearParams(model: VipLlavaForConditionalGeneration): number {
+  const t = model.config.text_config;
+  return t.num_hidden_layers * (4 * t.hidden_size * t.hidden_size + 3 * t.hidden_size * t.intermediate_size);
 }
 
 /** Bytes a decode step reads: the language model's linear weights and lm_head in their runtime format. */
 function estimateDecodeBytes(model: VipLlavaForConditionalGeneration, format: WeightDtype): number {
   const t = model.config.text_config;
-  const perLayer = 4 * t.hidden_size * t.hidden_size + 3 * t.hidden_size * t.intermediate_size;
-  const params = t.num_hidden_layers * perLayer + t.vocab_size * t.hidden_size;
+  const params = decoderLinearParams(model) + t.vocab_size * t.hidden_size;
   const bytesPer = format === 'q8_0' ? 34 / 32 : format === 'q4_0' ? 18 / 32 : format === 'float32' ? 4 : 2;
   return params * bytesPer;
 }
@@ -222,11 +229,11 @@ async function llamaModels(formats: string[]): Promise<Map<string, string>> {
   return out;
 }
 
-/** llama-bench on `model` with this bench's threads and prompt: [prefill tok/s, decode tok/s], or null without a binary. */
-function llamaBench(model: string): [number, number] | null {
+/** llama-bench on `model` with our threads and prompt: [prefill tok/s, decode tok/s], or null without a binary. */
+function llamaBench(model: string, threads: number): [number, number] | null {
   const bin = llamaTool('llama-bench');
   if (!bin) return null;
-  const out = execFileSync(bin, ['-m', model, '-t', values.threads ?? '2', '-p', String(PROMPT), '-n', '32', '-r', '2', '-o', 'json'], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const out = execFileSync(bin, ['-m', model, '-t', String(threads), '-p', String(PROMPT), '-n', '32', '-r', '2', '-o', 'json'], { encoding: 'utf8', maxBuffer: 1 << 24 });
   const rows = JSON.parse(out) as Array<{ n_prompt: number; n_gen: number; avg_ts: number }>;
   return [rows.find((r) => r.n_prompt > 0)!.avg_ts, rows.find((r) => r.n_gen > 0)!.avg_ts];
 }
@@ -241,7 +248,8 @@ async function main() {
     console.log(`writing a random VipLlava-7B checkpoint (fp16, hub layout) to ${DIR} ...`);
     writeCheckpoint();
   }
-  console.log(`checkpoint: ${DIR}; KV cache ${values['kv-cache']}; medians of ${RUNS} runs after a warm-up (prefill: ${Math.max(1, RUNS - 1)} runs)\n`);
+  const prefillRuns = Math.max(1, RUNS - 1);
+  console.log(`checkpoint: ${DIR}; KV cache ${values['kv-cache']}; vision: median of ${RUNS} runs after a warm-up; prefill: ${prefillRuns === 2 ? 'the slower of 2 runs' : `median of ${prefillRuns} runs`} after a 32-token warm-up; decode: median gap over 10 tokens of one generation; time to first token: one run; llama-bench: mean of 2 runs\n`);
   const self = fileURLToPath(import.meta.url);
   const rows: Result[] = [];
   const ggufs = await llamaModels(values.formats!.split(','));
@@ -256,16 +264,15 @@ async function main() {
     rows.push(res);
     const l = res.limits;
     const peak = format === 'bfloat16' ? l.bf16 : format.startsWith('q') ? l.int8 : l.fp32;
-    const prefillFlop = 2 * 6.74e9 * PROMPT;
     console.log(`${format} (${res.isa}, ${res.threads} threads; limits now: fp32 ${l.fp32.toFixed(0)}, bf16 ${l.bf16.toFixed(0)} GFLOP/s, int8 ${l.int8.toFixed(0)} GOP/s, read ${l.readGBs.toFixed(1)} GB/s)`);
     console.log(`  load ${res.loadS.toFixed(1)} s, peak RSS ${res.peakRssGB.toFixed(2)} GiB`);
     console.log(`  vision (CLIP + projector)  ${(res.visionS * 1000).toFixed(0)} ms`);
-    console.log(`  prefill ${PROMPT} tokens        ${(PROMPT / res.prefillS).toFixed(1)} tok/s (${res.prefillS.toFixed(2)} s, ${((100 * prefillFlop) / res.prefillS / 1e9 / peak).toFixed(0)}% of the ${format === 'bfloat16' ? 'bf16' : format.startsWith('q') ? 'int8' : 'fp32'} peak)`);
+    console.log(`  prefill ${PROMPT} tokens        ${(PROMPT / res.prefillS).toFixed(1)} tok/s (${res.prefillS.toFixed(2)} s, ${((100 * res.prefillFlop) / res.prefillS / 1e9 / peak).toFixed(0)}% of the ${format === 'bfloat16' ? 'bf16' : format.startsWith('q') ? 'int8' : 'fp32'} peak)`);
     console.log(`  decode batch 1             ${res.decode1.toFixed(2)} tok/s (${((res.decode1 * res.weightBytes) / 1e9).toFixed(1)} GB/s of weights, ${((100 * res.decode1 * res.weightBytes) / 1e9 / l.readGBs).toFixed(0)}% of the read bandwidth)`);
     console.log(`  decode batch 4             ${res.decode4.toFixed(2)} tok/s (${(res.decode4 / res.decode1).toFixed(2)}× batch 1)`);
     console.log(`  time to first token        ${res.ttftS.toFixed(2)} s (one image + ${PROMPT - IMAGE_TOKENS} text tokens)`);
     const gguf = ggufs.get(format);
-    const lb = gguf ? llamaBench(gguf) : null;
+    const lb = gguf ? llamaBench(gguf, res.threads) : null;
     if (lb) {
       console.log(`  llama.cpp, same window     prefill ${lb[0].toFixed(1)} tok/s, decode ${lb[1].toFixed(2)} tok/s (llama-bench -p ${PROMPT} -n 32 -r 2 on ${gguf})`);
       console.log(`  ours / llama.cpp           prefill ${(PROMPT / res.prefillS / lb[0]).toFixed(2)}×, decode ${(res.decode1 / lb[1]).toFixed(2)}×`);

@@ -8,7 +8,9 @@
  */
 import { parseArgs } from 'node:util';
 import { VipLlavaForConditionalGeneration, VipLlavaProcessor } from '../src/index.js';
-import { answer, loadHeldout, promptedScene } from '../src/evaluation/heldout.js';
+import { answerInputs, loadHeldout, promptedScene, questionInputs } from '../src/evaluation/heldout.js';
+import { argmax } from '../src/generation/sampling.js';
+import { relativeError } from '../tests/helpers/compare.js';
 import { DEFAULT_MODEL, SYNTHETIC_DATA } from '../src/package_paths.js';
 import type { WeightDtype } from '../src/weights/load.js';
 import { machine } from './report.js';
@@ -20,18 +22,14 @@ async function main() {
   console.log(`machine: ${machine()}`);
   const processor = await VipLlavaProcessor.fromPretrained(DEFAULT_MODEL);
   const items = loadHeldout(SYNTHETIC_DATA).items.slice(0, limit);
-  const prompts = await Promise.all(items.map(async (it) => {
-    const image = await promptedScene(SYNTHETIC_DATA, it);
-    const text = processor.applyChatTemplate([{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: it.question }] }], { addGenerationPrompt: true });
-    return { image, question: it.question, inputs: await processor.process({ text, images: [image] }) };
-  }));
+  const prompts = await Promise.all(items.map(async (it) => questionInputs(processor, await promptedScene(SYNTHETIC_DATA, it), it.question)));
   const run = async (dtype: WeightDtype, quantizeVision = false) => {
     const model = await VipLlavaForConditionalGeneration.fromPretrained(DEFAULT_MODEL, { engine: 'native', dtype, quantizeVision });
     const logits: Float32Array[] = [];
     const answers: string[] = [];
-    for (const p of prompts) {
-      logits.push((await model.forward({ ...p.inputs, logitsToKeep: 1 })).logits.toFloat32());
-      answers.push(await answer(model, processor, p.image, p.question));
+    for (const inputs of prompts) {
+      logits.push((await model.forward({ ...inputs, logitsToKeep: 1 })).logits.toFloat32());
+      answers.push(await answerInputs(model, processor, inputs));
     }
     return { logits, answers };
   };
@@ -40,16 +38,7 @@ async function main() {
   console.log('format            logit error median   worst    argmax agrees   same greedy answer');
   for (const [dtype, qv] of [['auto', false], ['bfloat16', false], ['q8_0', false], ['q8_0', true], ['q4_0', false], ['q4_0', true]] as const) {
     const r = await run(dtype, qv);
-    const errs = r.logits.map((l, i) => {
-      let d = 0;
-      let s = 0;
-      for (let j = 0; j < l.length; j++) {
-        d = Math.max(d, Math.abs(l[j] - base.logits[i][j]));
-        s = Math.max(s, Math.abs(base.logits[i][j]));
-      }
-      return d / s;
-    }).sort((a, b) => a - b);
-    const argmax = (l: Float32Array) => l.reduce((best, v, j) => (v > l[best] ? j : best), 0);
+    const errs = r.logits.map((l, i) => relativeError(l, base.logits[i])).sort((a, b) => a - b);
     const agree = r.logits.filter((l, i) => argmax(l) === argmax(base.logits[i])).length;
     const same = r.answers.filter((a, i) => a === base.answers[i]).length;
     const name = `${dtype === 'auto' ? 'float16 (stored)' : dtype}${qv ? ' +vision' : ''}`;

@@ -79,6 +79,28 @@ std::vector<T> copy_array(const Napi::Value& v) {
 
 vip::Ctx ctx() { return {*g->kernels, g->exec->pool()}; }
 
+// n stored values (float32, fp16 or bf16) as float32; fp16 through the vector kernels.
+void to_f32(const void* src, vip::SrcType st, float* out, int64_t n) {
+  if (st == vip::SRC_F32) {
+    std::memcpy(out, src, size_t(n) * 4);
+  } else if (st == vip::SRC_F16) {
+    g->kernels->widen_h(static_cast<const uint16_t*>(src), out, n);
+  } else {
+    for (int64_t i = 0; i < n; ++i) out[i] = vip::bf16_to_float(static_cast<const uint16_t*>(src)[i]);
+  }
+}
+
+// The kernel set for an instruction set name, or null when this CPU (or build) cannot run it.
+const vip::Kernels* kernels_for(const std::string& isa) {
+  const std::string best = vip::cpu_features();
+  if (isa == "portable") return &vip::kernels_portable();
+#ifdef VIP_X86
+  if (isa == "avx2" && best != "portable") return &vip::kernels_avx2();
+  if (isa == "avx512" && best == "avx512") return &vip::kernels_avx512();
+#endif
+  return nullptr;
+}
+
 // Per-op timing, on when VIPLLAVA_PROFILE is set or setProfiling(true): seconds and calls by op name.
 struct Profile {
   std::mutex mu;
@@ -161,13 +183,9 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 
 Napi::Value SetKernels(const Napi::CallbackInfo& info) {
   const std::string isa = info[0].As<Napi::String>();
-  const std::string best = vip::cpu_features();
-  if (isa == "portable") g->kernels = &vip::kernels_portable();
-#ifdef VIP_X86
-  else if (isa == "avx2" && best != "portable") g->kernels = &vip::kernels_avx2();
-  else if (isa == "avx512" && best == "avx512") g->kernels = &vip::kernels_avx512();
-#endif
-  else throw Napi::Error::New(info.Env(), "this CPU cannot run the \"" + isa + "\" kernels (best: " + best + ")");
+  const vip::Kernels* k = kernels_for(isa);
+  if (!k) throw Napi::Error::New(info.Env(), "this CPU cannot run the \"" + isa + "\" kernels (best: " + vip::cpu_features() + ")");
+  g->kernels = k;
   return info.Env().Undefined();
 }
 
@@ -182,6 +200,11 @@ Napi::Value FromHost(const Napi::CallbackInfo& info) {
   return wrap(info.Env(), b);
 }
 
+// Repacks src [n, k] into dst on the compute threads, split by panel (runs on the executor thread).
+void pack_on_pool(vip::Format f, const void* src, vip::SrcType st, int64_t n, int64_t k, void* dst) {
+  ctx().pool.run((n + vip::PANEL - 1) / vip::PANEL, 4, [&](int64_t p0, int64_t p1) { vip::pack_matrix(f, src, st, n, k, dst, p0, p1); });
+}
+
 // packWeight(typedArray, srcType, n, k, format): the checkpoint's [n, k] matrix repacked for linear().
 Napi::Value PackWeight(const Napi::CallbackInfo& info) {
   auto a = info[0].As<Napi::TypedArray>();
@@ -193,7 +216,7 @@ Napi::Value PackWeight(const Napi::CallbackInfo& info) {
   const void* src = static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset();
   std::promise<void> done;
   submit("pack", [&] {
-    ctx().pool.run((n + vip::PANEL - 1) / vip::PANEL, 4, [&](int64_t p0, int64_t p1) { vip::pack_matrix(f, src, st, n, k, b->data(), p0, p1); });
+    pack_on_pool(f, src, st, n, k, b->data());
     done.set_value();
   });
   done.get_future().wait();
@@ -206,7 +229,7 @@ Napi::Value PackBuffer(const Napi::CallbackInfo& info) {
   const auto st = vip::SrcType(i64(info, 2));
   const int64_t n = i64(info, 3), k = i64(info, 4);
   const auto f = vip::Format(i64(info, 5));
-  submit("pack", [=] { vip::pack_matrix(f, s->data(), st, n, k, d->data()); });
+  submit("pack", [=] { pack_on_pool(f, s->data(), st, n, k, d->data()); });
   return info.Env().Undefined();
 }
 
@@ -252,12 +275,7 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
   const int64_t off = i64(info, 2), n = i64(info, 3);
   return enqueue_settle(info.Env(), [b, st, off, n](Settle* s) {
     s->data.resize(size_t(n));
-    if (st == vip::SRC_F32) {
-      std::memcpy(s->data.data(), b->as<float>() + off, size_t(n) * 4);
-    } else {
-      const uint16_t* src = b->as<uint16_t>() + off;
-      for (int64_t i = 0; i < n; ++i) s->data[i] = st == vip::SRC_F16 ? vip::half_to_float(src[i]) : vip::bf16_to_float(src[i]);
-    }
+    to_f32(static_cast<const char*>(b->data()) + off * (st == vip::SRC_F32 ? 4 : 2), st, s->data.data(), n);
   }, true);
 }
 
@@ -347,9 +365,7 @@ Napi::Value Widen(const Napi::CallbackInfo& info) {
   submit("widen", [d, s, st, n] {
     float* out = d->as<float>();
     const uint16_t* in = s->as<uint16_t>();
-    ctx().pool.run(n, 1 << 14, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) out[i] = st == vip::SRC_F16 ? vip::half_to_float(in[i]) : vip::bf16_to_float(in[i]);
-    });
+    ctx().pool.run(n, 1 << 14, [&](int64_t i0, int64_t i1) { to_f32(in + i0, st, out + i0, i1 - i0); });
   });
   return info.Env().Undefined();
 }
@@ -389,15 +405,8 @@ Napi::Value Gather(const Napi::CallbackInfo& info) {
   const int64_t h = i64(info, 4);
   submit("gather", [d, t, st, ids = std::move(ids), h] {
     float* out = d->as<float>();
-    for (size_t i = 0; i < ids.size(); ++i) {
-      const int64_t row = ids[i];
-      if (st == vip::SRC_F32) {
-        std::memcpy(out + i * h, t->as<float>() + row * h, size_t(h) * 4);
-      } else {
-        const uint16_t* src = t->as<uint16_t>() + row * h;
-        for (int64_t j = 0; j < h; ++j) out[i * h + j] = st == vip::SRC_F16 ? vip::half_to_float(src[j]) : vip::bf16_to_float(src[j]);
-      }
-    }
+    const size_t row_bytes = size_t(h) * (st == vip::SRC_F32 ? 4 : 2);
+    for (size_t i = 0; i < ids.size(); ++i) to_f32(static_cast<const char*>(t->data()) + ids[i] * row_bytes, st, out + i * h, h);
   });
   return info.Env().Undefined();
 }
@@ -476,12 +485,7 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   if (!g) {
     g = new Engine();
-    const std::string best = vip::cpu_features();
-    g->kernels = &vip::kernels_portable();
-#ifdef VIP_X86
-    if (best == "avx512") g->kernels = &vip::kernels_avx512();
-    else if (best == "avx2") g->kernels = &vip::kernels_avx2();
-#endif
+    g->kernels = kernels_for(vip::cpu_features());
     g->exec.reset(new vip::Executor(vip::physical_cores()));
     g->tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "vipllava-native", 0, 1);
     g->tsfn.Unref(env);

@@ -44,12 +44,7 @@ struct Kernels {
   // Quantised: blocks [b0, b1) of 32; x quantised per row and block; panel points at the panel's first block.
   void (*gemm_q8)(const QuantRows& x, int64_t ldq, int m, const void* panel, size_t pstride, int np, int64_t b0, int64_t b1, float* y, int64_t ldy, int cols, bool accumulate);
   void (*gemm_q4)(const QuantRows& x, int64_t ldq, int m, const void* panel, size_t pstride, int np, int64_t b0, int64_t b1, float* y, int64_t ldy, int cols, bool accumulate);
-  float (*dot)(const float* a, const float* b, int64_t n);
-  // y += a · x
-  void (*axpy)(float a, const float* x, float* y, int64_t n);
-  // The same with fp16 x (a KV cache held in fp16); y[i] = float(x[i]); y[i] = fp16(x[i]) rounding to nearest even.
-  float (*dot_h)(const float* a, const uint16_t* b, int64_t n);
-  void (*axpy_h)(float a, const uint16_t* x, float* y, int64_t n);
+  // fp16 conversions (the KV cache in fp16, half weights): y[i] = float(x[i]); y[i] = fp16(x[i]) rounding to nearest even.
   void (*widen_h)(const uint16_t* x, float* y, int64_t n);
   void (*narrow_h)(const float* x, uint16_t* y, int64_t n);
   // Decode attention over n ≤ 8 rows `stride` bytes apart (float32, or fp16 when half), each of length d:
@@ -58,7 +53,7 @@ struct Kernels {
   void (*axpys)(const float* p, const void* rows, int64_t stride, int n, int64_t d, bool half, float* acc);
   // x[i] *= scale for i < n; returns the largest result
   float (*scale_max)(float* x, int64_t n, float scale);
-  // x[i] = exp(x[i] - shift) for i < n, returns the sum (accumulated in double)
+  // x[i] = exp(x[i] - shift) for i < n (inputs clamped to ±~88), returns their sum
   double (*exp_shift_sum)(float* x, int64_t n, float shift);
   // y[i] = x[i] · sigmoid(beta · x[i]): SiLU (beta 1) and quick_gelu (beta 1.702)
   void (*x_sigmoid)(float* y, const float* x, int64_t n, float beta);

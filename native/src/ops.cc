@@ -14,19 +14,20 @@ void linear(Ctx c, float* y, const float* x, const void* w, const float* bias, i
   const int64_t panels = (n + PANEL - 1) / PANEL;
   const size_t pb = panel_bytes(f, k);
   const int64_t kp = padded_k(f, k);
-  // Activation rows: as they are (fp32-compute formats), rounded to bf16, or quantised per block.
-  std::vector<uint16_t> xb;
-  QuantBuffer xq;
+  // Activation rows: as they are (fp32-compute formats), rounded to bf16, or quantised per block, into scratch
+  // from the block cache (every element is written, so it need not be zeroed).
+  const size_t nb = size_t(m * kp / QBLOCK);  // quantisation blocks
+  Buffer scratch(f == PANEL_BF16DOT ? size_t(m * kp) * 2 : size_t(m * kp) + nb * 8, false, /*lazy=*/true);
+  uint16_t* xb = nullptr;
+  QuantRows qr{};
   if (f == PANEL_BF16DOT) {
-    xb.resize(size_t(m * kp));
-    c.pool.run(m, 16, [&](int64_t r0, int64_t r1) { rows_to_bf16(x + r0 * k, r1 - r0, k, kp, xb.data() + r0 * kp); });
+    xb = scratch.as<uint16_t>();
+    c.pool.run(m, 16, [&](int64_t r0, int64_t r1) { rows_to_bf16(x + r0 * k, r1 - r0, k, kp, xb + r0 * kp); });
   } else if (f == PANEL_Q8 || f == PANEL_Q4) {
-    xq.q.resize(size_t(m * kp));
-    xq.scale.resize(size_t(m * kp / QBLOCK));
-    xq.sum.resize(size_t(m * kp / QBLOCK));
-    c.pool.run(m, 16, [&](int64_t r0, int64_t r1) { quantize_rows(x, m, k, kp, xq, r0, r1); });
+    int8_t* q = scratch.as<int8_t>();  // [m][kp] int8, then [m][kp/32] scales, then [m][kp/32] sums
+    qr = {q, reinterpret_cast<float*>(q + m * kp), reinterpret_cast<int32_t*>(q + m * kp + nb * 4)};
+    c.pool.run(m, 16, [&](int64_t r0, int64_t r1) { quantize_rows(x, k, kp, qr, r0, r1); });
   }
-  const QuantRows qr = xq.rows();
   if (bias) {
     c.pool.run(m, 64, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) std::memcpy(y + r * n, bias, size_t(n) * 4);
@@ -51,10 +52,10 @@ void linear(Ctx c, float* y, const float* x, const void* w, const float* bias, i
           float* yp = y + r0 * n + p * PANEL;
           const int cols = int(std::min<int64_t>(np * PANEL, n - p * PANEL));
           switch (f) {
-            case PANEL_F32: c.k.gemm_f32(x + r0 * k, k, rows, panel, pb, np, k0, std::min(k1, k), yp, n, cols, acc); break;
-            case PANEL_F16: c.k.gemm_f16(x + r0 * k, k, rows, panel, pb, np, k0, std::min(k1, k), yp, n, cols, acc); break;
-            case PANEL_BF16: c.k.gemm_bf16(x + r0 * k, k, rows, panel, pb, np, k0, std::min(k1, k), yp, n, cols, acc); break;
-            case PANEL_BF16DOT: c.k.gemm_bf16dot(xb.data() + r0 * kp, kp, rows, panel, pb, np, k0, k1, yp, n, cols, acc); break;
+            case PANEL_F32: c.k.gemm_f32(x + r0 * k, k, rows, panel, pb, np, k0, k1, yp, n, cols, acc); break;  // kp == k
+            case PANEL_F16: c.k.gemm_f16(x + r0 * k, k, rows, panel, pb, np, k0, k1, yp, n, cols, acc); break;
+            case PANEL_BF16: c.k.gemm_bf16(x + r0 * k, k, rows, panel, pb, np, k0, k1, yp, n, cols, acc); break;
+            case PANEL_BF16DOT: c.k.gemm_bf16dot(xb + r0 * kp, kp, rows, panel, pb, np, k0, k1, yp, n, cols, acc); break;
             case PANEL_Q8:
             case PANEL_Q4: {
               const QuantRows rq = {qr.q + r0 * kp, qr.scale + r0 * (kp / QBLOCK), qr.sum + r0 * (kp / QBLOCK)};
@@ -172,58 +173,47 @@ KeyRange key_range(const AttentionShape& s, int64_t q) {
   return r;
 }
 
-// Softmax of one row of scores over [first, last] (masked keys are -inf), then out = Σ p_t · v_t.
-void softmax_row(Ctx c, float* scores, int64_t first, int64_t last, bool* any) {
-  float mx = -std::numeric_limits<float>::infinity();
-  for (int64_t t = first; t <= last; ++t) mx = std::max(mx, scores[t]);
-  *any = mx != -std::numeric_limits<float>::infinity();
-  if (!*any) return;
-  c.k.exp_shift_sum(scores + first, last - first + 1, mx);
+// Softmax weights, in place, of a row of n raw scores: scaled, with keys whose `keep` byte is 0 (when given)
+// weighted 0. Returns 1 / Σ weights, or 0 when no key may be attended to (the row is then all zeros).
+float softmax_row(Ctx c, float* sr, int64_t n, float scale, const uint8_t* keep) {
+  if (!keep) return float(1.0 / c.k.exp_shift_sum(sr, n, c.k.scale_max(sr, n, scale)));
+  const float ninf = -std::numeric_limits<float>::infinity();
+  float mx = ninf;
+  for (int64_t t = 0; t < n; ++t) mx = std::max(mx, sr[t] = keep[t] ? sr[t] * scale : ninf);
+  if (mx == ninf) {
+    std::fill(sr, sr + n, 0.0f);
+    return 0.0f;
+  }
+  c.k.exp_shift_sum(sr, n, mx);
+  double denom = 0;  // the exp kernels clamp their input, so masked keys are zeroed here, not left at ~1e-38
+  for (int64_t t = 0; t < n; ++t) denom += keep[t] ? sr[t] : (sr[t] = 0.0f);
+  return float(1.0 / denom);
 }
 
 }  // namespace
 
 void attention(Ctx c, float* out, const float* q, const void* kv_k, const void* kv_v, bool half, const AttentionShape& s, const std::vector<uint8_t>& key_mask) {
   const int64_t d = s.head_dim, qw = s.heads * d, kw = s.kv_heads * d, rep = s.heads / s.kv_heads;
-  if (half && s.seq > 8) {
-    // Prefill over an fp16 cache: the rows in use are widened once ([B, kv_length, kw] each), then the fp32 path.
-    const int64_t rows = s.batch * s.kv_length;
-    Buffer kb(size_t(rows * kw) * 4, false), vb(size_t(rows * kw) * 4, false);
-    const uint16_t *kh = static_cast<const uint16_t*>(kv_k), *vh = static_cast<const uint16_t*>(kv_v);
-    c.pool.run(rows, 16, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        const int64_t from = ((r / s.kv_length) * s.kv_rows + r % s.kv_length) * kw;
-        c.k.widen_h(kh + from, kb.as<float>() + r * kw, kw);
-        c.k.widen_h(vh + from, vb.as<float>() + r * kw, kw);
-      }
-    });
-    AttentionShape packed = s;
-    packed.kv_rows = s.kv_length;
-    attention(c, out, q, kb.as<float>(), vb.as<float>(), false, packed, key_mask);
-    return;
-  }
-  const float* k = static_cast<const float*>(kv_k);
-  const float* v = static_cast<const float*>(kv_v);
-  const float ninf = -std::numeric_limits<float>::infinity();
-  auto masked = [&](int64_t b, int64_t t) { return t >= s.kv_length || (!key_mask.empty() && !key_mask[b * s.kv_length + t]); };
+  // Batch row b's key mask (1: may be attended to), or null without padding.
+  auto keep_row = [&](int64_t b) { return key_mask.empty() ? nullptr : key_mask.data() + b * s.kv_length; };
 
   if (s.seq <= 8) {
     // Decode: per (batch row, query row, chunk of heads) the keys are walked in order, each key row read across
     // the chunk's heads in one contiguous run. Walking one head at a time touched a new page per key (rows are
-    // kw elements apart), which the hardware prefetcher does not follow; the row AHEAD keys on is prefetched.
+    // kw elements apart), which the hardware prefetcher does not follow; the rows AHEAD keys on are prefetched.
     const int64_t esize = half ? 2 : 4;
     const int64_t chunks = std::clamp<int64_t>(2 * c.pool.size() / (s.batch * s.seq), 1, s.kv_heads);
     const int64_t per = (s.kv_heads + chunks - 1) / chunks;  // kv heads per chunk
     constexpr int64_t AHEAD = 8;  // keys
     c.pool.run(s.batch * s.seq * chunks, 1, [&](int64_t i0, int64_t i1) {
-      std::vector<float> scores, acc;
+      std::vector<float> scores, acc, inv;
       for (int64_t i = i0; i < i1; ++i) {
         const int64_t b = i / (s.seq * chunks), row = (i / chunks) % s.seq, g0 = (i % chunks) * per, g1 = std::min(s.kv_heads, g0 + per);
         if (g0 >= g1) continue;
         const int64_t h0 = g0 * rep, nh = (g1 - g0) * rep;  // query heads h0 .. h0 + nh
         const KeyRange kr = key_range(s, row);
         const int64_t n = kr.last - kr.first + 1;
-        scores.assign(size_t(nh * n), 0.0f);
+        scores.resize(size_t(nh * n));  // [nh][n], every element written by dots
         const float* qh = q + (b * s.seq + row) * qw + h0 * d;
         const char* kb = static_cast<const char*>(kv_k) + ((b * s.kv_rows) * kw + g0 * d) * esize;
         const char* vb = static_cast<const char*>(kv_v) + ((b * s.kv_rows) * kw + g0 * d) * esize;
@@ -235,27 +225,12 @@ void attention(Ctx c, float* out, const float* q, const void* kv_k, const void* 
           const int m = int(std::min<int64_t>(8, kr.last + 1 - t));
           for (int64_t a = t + AHEAD; a < std::min(t + AHEAD + 8, kr.last + 1); ++a) prefetch(kb + a * stride);
           for (int64_t h = 0; h < nh; ++h) {
-            float* sc = scores.data() + h * n + (t - kr.first);
-            c.k.dots(qh + h * d, kb + t * stride + (h / rep) * d * esize, stride, m, d, half, sc);
-            for (int j = 0; j < m; ++j) sc[j] = masked(b, t + j) ? ninf : sc[j] * s.scale;
+            c.k.dots(qh + h * d, kb + t * stride + (h / rep) * d * esize, stride, m, d, half, scores.data() + h * n + (t - kr.first));
           }
         }
-        std::vector<float> inv(size_t(nh), 0.0f);
-        for (int64_t h = 0; h < nh; ++h) {
-          float* sr = scores.data() + h * n;
-          bool any;
-          softmax_row(c, sr, 0, n - 1, &any);
-          if (!any) {
-            std::fill(sr, sr + n, 0.0f);  // a row with nothing to attend to gives zeros
-            continue;
-          }
-          double denom = 0;
-          for (int64_t j = 0; j < n; ++j) {
-            if (masked(b, kr.first + j)) sr[j] = 0;
-            denom += sr[j];
-          }
-          inv[size_t(h)] = float(1.0 / denom);
-        }
+        const uint8_t* keep = keep_row(b);
+        inv.resize(size_t(nh));
+        for (int64_t h = 0; h < nh; ++h) inv[size_t(h)] = softmax_row(c, scores.data() + h * n, n, s.scale, keep ? keep + kr.first : nullptr);
         acc.assign(size_t(nh * d), 0.0f);
         for (int64_t t = kr.first; t <= kr.last; t += 8) {
           const int m = int(std::min<int64_t>(8, kr.last + 1 - t));
@@ -274,22 +249,44 @@ void attention(Ctx c, float* out, const float* q, const void* kv_k, const void* 
   }
 
   // Prefill: per (batch, kv head) the keys are packed in panels of 32 keys ([T/32][d][32]), so for a block of 32
-  // queries the scores are a small GEMM; the weighted sum of values is another, reading the values in place.
-  // Only a [32, T] block of scores exists at a time.
+  // queries the scores are a small GEMM; the weighted sum of values is another, reading float32 values in place
+  // (an fp16 cache's values are widened once, [B, kv_length, kw]). Only a [32, T] block of scores exists at a time.
   const int64_t tp = (s.kv_length + PANEL - 1) / PANEL;
   Buffer kbuf(size_t(s.batch * s.kv_heads * tp * d * PANEL) * 4, false);  // from the block cache, no page faults
   float* const kpack = kbuf.as<float>();
   c.pool.run(s.batch * s.kv_heads * tp, 4, [&](int64_t i0, int64_t i1) {
+    std::vector<float> wide(size_t(half ? d : 0));
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t b = i / (s.kv_heads * tp), g = (i / tp) % s.kv_heads, p = i % tp;
       float* kd = kpack + i * d * PANEL;
       for (int j = 0; j < PANEL; ++j) {
-        const int64_t t = p * PANEL + j;
-        const float* ks = k + (b * s.kv_rows + t) * kw + g * d;
-        for (int64_t e = 0; e < d; ++e) kd[e * PANEL + j] = t < s.kv_length ? ks[e] : 0.0f;
+        const int64_t t = p * PANEL + j, at = (b * s.kv_rows + t) * kw + g * d;
+        if (t >= s.kv_length) {
+          for (int64_t e = 0; e < d; ++e) kd[e * PANEL + j] = 0.0f;
+          continue;
+        }
+        const float* ks = static_cast<const float*>(kv_k) + at;
+        if (half) {
+          c.k.widen_h(static_cast<const uint16_t*>(kv_k) + at, wide.data(), d);
+          ks = wide.data();
+        }
+        for (int64_t e = 0; e < d; ++e) kd[e * PANEL + j] = ks[e];
       }
     }
   });
+  const float* v = static_cast<const float*>(kv_v);
+  int64_t v_rows = s.kv_rows;
+  Buffer vbuf(half ? size_t(s.batch * s.kv_length * kw) * 4 : 0, false, /*lazy=*/true);
+  if (half) {
+    c.pool.run(s.batch * s.kv_length, 16, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const int64_t from = ((r / s.kv_length) * s.kv_rows + r % s.kv_length) * kw;
+        c.k.widen_h(static_cast<const uint16_t*>(kv_v) + from, vbuf.as<float>() + r * kw, kw);
+      }
+    });
+    v = vbuf.as<float>();
+    v_rows = s.kv_length;
+  }
   constexpr int64_t QB = 32;
   const int64_t qblocks = (s.seq + QB - 1) / QB;
   c.pool.run(s.batch * s.heads * qblocks, 1, [&](int64_t i0, int64_t i1) {
@@ -297,33 +294,20 @@ void attention(Ctx c, float* out, const float* q, const void* kv_k, const void* 
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t b = i / (s.heads * qblocks), h = (i / qblocks) % s.heads, qb = i % qblocks, g = h / rep;
       const int64_t r0 = qb * QB, rows = std::min(QB, s.seq - r0);
-      const int64_t last = std::min(s.kv_length - 1, key_range(s, r0 + rows - 1).last);  // keys any row of the block sees
+      const int64_t last = key_range(s, r0 + rows - 1).last;  // the last key any row of the block sees
       const int64_t panels = last / PANEL + 1, ld = panels * PANEL;
       const float* qh = q + (b * s.seq + r0) * qw + h * d;
       const float* kh = kpack + (b * s.kv_heads + g) * tp * d * PANEL;
       for (int64_t p = 0; p < panels; ++p) c.k.gemm_f32(qh, qw, int(rows), kh + p * d * PANEL, 0, 1, 0, d, scores.data() + p * PANEL, ld, PANEL, false);
+      const uint8_t* keep = keep_row(b);
       for (int64_t r = 0; r < rows; ++r) {
         float* sr = scores.data() + r * ld;
         const KeyRange kr = key_range(s, r0 + r);
-        const int64_t n = kr.last - kr.first + 1;
         std::fill(sr, sr + kr.first, 0.0f);
         std::fill(sr + kr.last + 1, sr + ld, 0.0f);
-        if (key_mask.empty()) {  // no padding: scale and max, then exp and sum, in two vector passes
-          const float mx = c.k.scale_max(sr + kr.first, n, s.scale);
-          inv[r] = float(1.0 / c.k.exp_shift_sum(sr + kr.first, n, mx));
-          continue;
-        }
-        for (int64_t t = kr.first; t <= kr.last; ++t) sr[t] = masked(b, t) ? ninf : sr[t] * s.scale;
-        bool any;
-        softmax_row(c, sr, kr.first, kr.last, &any);
-        double denom = 0;
-        for (int64_t t = kr.first; t <= kr.last; ++t) {
-          if (!any || masked(b, t)) sr[t] = 0;
-          denom += sr[t];
-        }
-        inv[r] = any ? float(1.0 / denom) : 0.0f;
+        inv[r] = softmax_row(c, sr + kr.first, kr.last - kr.first + 1, s.scale, keep ? keep + kr.first : nullptr);
       }
-      const float* vh = v + b * s.kv_rows * kw + g * d;  // [T, d], rows kw apart: read in place
+      const float* vh = v + b * v_rows * kw + g * d;  // [T, d], rows kw apart: read in place
       float* o = out + (b * s.seq + r0) * qw + h * d;
       const int64_t used = std::min(ld, s.kv_length);  // weights past `used` are 0
       for (int64_t e = 0; e < d; e += PANEL) {

@@ -185,9 +185,8 @@ void rows_to_bf16(const float* x, int64_t m, int64_t k, int64_t kp, uint16_t* ou
   }
 }
 
-void quantize_rows(const float* x, int64_t m, int64_t k, int64_t kp, QuantBuffer& out, int64_t r0, int64_t r1) {
+void quantize_rows(const float* x, int64_t k, int64_t kp, const QuantRows& out, int64_t r0, int64_t r1) {
   const int64_t nb = kp / QBLOCK;
-  (void)m;
   for (int64_t r = r0; r < r1; ++r) {
     for (int64_t b = 0; b < nb; ++b) {
       float amax = 0;

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import type { VipLlavaForConditionalGeneration } from '../models/vipllava.js';
-import { loadImage } from '../processor/image.js';
+import { loadImage, type RgbImage } from '../processor/image.js';
 import type { VipLlavaProcessor } from '../processor/processor.js';
 import { drawPlan } from '../visual_prompts/draw.js';
 import type { Plan } from '../visual_prompts/shapes.js';
@@ -50,18 +50,24 @@ export async function promptedScene(dataDir: string, item: HeldoutItem) {
   return drawPlan(scene, item.plan, item.rgba);
 }
 
-/** One question about one image, answered greedily; returns the answer text, trimmed. */
-export async function answer(
-  model: VipLlavaForConditionalGeneration,
-  processor: VipLlavaProcessor,
-  image: Awaited<ReturnType<typeof promptedScene>>,
-  question: string,
-): Promise<string> {
+type QuestionInputs = Awaited<ReturnType<VipLlavaProcessor['process']>>;
+
+/** The model inputs for one question about one image, in the checkpoint's chat template. */
+export async function questionInputs(processor: VipLlavaProcessor, image: RgbImage, question: string): Promise<QuestionInputs> {
   const prompt = processor.applyChatTemplate([{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: question }] }], { addGenerationPrompt: true });
-  const inputs = await processor.process({ text: prompt, images: [image] });
+  return processor.process({ text: prompt, images: [image] });
+}
+
+/** The greedy answer to prepared inputs, trimmed. */
+export async function answerInputs(model: VipLlavaForConditionalGeneration, processor: VipLlavaProcessor, inputs: QuestionInputs): Promise<string> {
   const sequences = await model.generate({ ...inputs, maxNewTokens: MAX_ANSWER_TOKENS, doSample: false, numBeams: 1 });
   const newIds = (sequences.tolist() as number[][])[0].slice(inputs.inputIds.dims[1]);
   return processor.tokenizer.decode(newIds, { skipSpecialTokens: true }).trim();
+}
+
+/** One question about one image, answered greedily; returns the answer text, trimmed. */
+export async function answer(model: VipLlavaForConditionalGeneration, processor: VipLlavaProcessor, image: RgbImage, question: string): Promise<string> {
+  return answerInputs(model, processor, await questionInputs(processor, image, question));
 }
 
 export interface ItemResult {

@@ -1,5 +1,5 @@
 import { InputError } from '../errors.js';
-import { bfloat16ToFloat32, halfToFloat32 } from './float16.js';
+import { bfloat16ToFloat32, float32ToBfloat16, float32ToHalf, halfToFloat32 } from './float16.js';
 
 /** Element types a host tensor can hold. float16/bfloat16 data are raw bit patterns in a Uint16Array. */
 export type DType = 'float32' | 'float16' | 'bfloat16' | 'int32' | 'int64';
@@ -46,6 +46,16 @@ export class Tensor<D extends DType = DType> {
       default:
         return Float32Array.from(this.toNumbers());
     }
+  }
+
+  /** The values rounded to float16 or bfloat16 (nearest even); this tensor when it already has that dtype. */
+  toHalf(dtype: 'float16' | 'bfloat16'): Tensor {
+    if ((this.dtype as DType) === dtype) return this;
+    const values = this.toFloat32();
+    const round = dtype === 'float16' ? float32ToHalf : float32ToBfloat16;
+    const out = new Uint16Array(values.length);
+    for (let i = 0; i < values.length; i++) out[i] = round(values[i]);
+    return new Tensor(dtype, out, this.dims);
   }
 
   /** Flat values as JS numbers (int64 converted with Number()). */

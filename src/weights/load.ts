@@ -8,8 +8,7 @@ import type { Backend, DeviceTensor, LinearFormat } from '../backend/backend.js'
 import { WeightsError } from '../errors.js';
 import type { Snapshot } from '../hub/resolve.js';
 import type { OnProgress } from '../hub/progress.js';
-import { Tensor } from '../tensor/tensor.js';
-import { float32ToBfloat16, float32ToHalf } from '../tensor/float16.js';
+import type { Tensor } from '../tensor/tensor.js';
 import type { Parameter } from '../models/modules.js';
 import { canonicalKey } from './key_map.js';
 import { SafetensorsFile } from './safetensors.js';
@@ -49,13 +48,9 @@ export async function weightFiles(snapshot: Snapshot): Promise<string[]> {
   throw new WeightsError(`${snapshot.description} has no model.safetensors or model.safetensors.index.json`);
 }
 
+/** A weight in the storage `to` asks for (float32 is widened by the engine at upload). */
 function convert(t: Tensor, to: WeightDtype): Tensor {
-  if (to === 'auto' || to === t.dtype || to === 'float32' || to === 'q8_0' || to === 'q4_0') return t;
-  const values = t.toFloat32();
-  const round = to === 'float16' ? float32ToHalf : float32ToBfloat16;
-  const out = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = round(values[i]);
-  return new Tensor(to, out, t.dims);
+  return to === 'float16' || to === 'bfloat16' ? t.toHalf(to) : t;
 }
 
 let warnedCache = false;
@@ -111,8 +106,8 @@ export async function loadWeights(
           if (scratch && scratch.byteLength < entry.end - entry.begin) scratch = new ArrayBuffer(entry.end - entry.begin);
           const raw = await file.read(entry.name, scratch);
           const format = param.linear ? linearFormat(key, dtype, quantizeVision) : undefined;
-          // An engine that repacks converts linear weights itself (to bf16 or blocks), faster than here.
-          const tensor = format !== undefined && format !== 'auto' && backend.copiesOnUpload ? raw : convert(raw, dtype);
+          // Engines convert linear weights to their compute format themselves (bf16, blocks) at upload.
+          const tensor = format !== undefined && format !== 'auto' ? raw : convert(raw, dtype);
           param.value = backend.upload(tensor, dtype !== 'float32', format);
           if (store && param.linear) packedHere.push([entry.name, param.value]);
         }

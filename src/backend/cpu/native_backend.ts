@@ -7,8 +7,8 @@ import { ACTIVATIONS, DeviceTensor } from '../backend.js';
 import type { Activation, AttentionOptions, Backend, KVDtype, LinearFormat } from '../backend.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { InputError, VipLlavaError } from '../../errors.js';
+import { product, writeAtSpan } from '../shapes.js';
 import type { PackedEntry, PackedStore } from '../../weights/packed_cache.js';
-import { bfloat16ToFloat32, halfToFloat32 } from '../../tensor/float16.js';
 import { ACT, FORMAT, nativeAddon, nativeFailure, SRC, type FormatCode, type Handle, type NativeAddon } from './native_addon.js';
 
 type Stored = 'float32' | 'float16' | 'bfloat16';
@@ -41,7 +41,6 @@ class NativeTensor extends DeviceTensor {
   }
 }
 
-const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
 
 export interface NativeBackendOptions {
   /** Compute threads (default: the machine's physical cores). Shared by every native backend instance. */
@@ -193,8 +192,7 @@ export class NativeBackend implements Backend, PackedStore {
       return new NativeTensor(this, this.a.packWeight(data, SRC[t.dtype], n, k, format), [...t.dims], HELD[format], { format, n, k });
     }
     if (t.dtype === 'float32' || keepDtype) return new NativeTensor(this, this.a.fromHost(data), [...t.dims], t.dtype);
-    const wide = t.dtype === 'float16' ? halfToFloat32(data as Uint16Array) : bfloat16ToFloat32(data as Uint16Array);
-    return new NativeTensor(this, this.a.fromHost(wide), [...t.dims], 'float32');
+    return new NativeTensor(this, this.a.fromHost(t.toFloat32()), [...t.dims], 'float32');
   }
 
   fromHost(data: Float32Array, dims: readonly number[]): DeviceTensor {
@@ -231,7 +229,7 @@ export class NativeBackend implements Backend, PackedStore {
     const r = this.t(x);
     if (product(dims) !== r.size) throw new VipLlavaError(`reshape of [${r.dims.join(', ')}] to [${dims.join(', ')}] changes the element count`);
     if (r.packed && dims[0] !== r.packed.n) throw new VipLlavaError(`a linear-layer weight [${r.dims.join(', ')}] can only be reshaped keeping ${r.packed.n} rows`);
-    const out = new NativeTensor(this, r.handle, [...dims], r.dtype, r.packed);
+    const out = new NativeTensor(this, r.handle, [...dims], r.dtype, r.packed, r.kvHalf);
     out.widened = r.widened && this.persistent(() => this.reshape(r.widened!, dims) as NativeTensor);
     return out;
   }
@@ -283,14 +281,7 @@ export class NativeBackend implements Backend, PackedStore {
     const d = this.t(dst);
     if ((d.dtype !== 'float32' && !d.kvHalf) || d.packed) throw new VipLlavaError('writeAt needs a float32 destination or a float16 KV cache');
     const [s, srcType] = this.kvOperand(src);
-    const outer = product(d.dims.slice(0, dim));
-    const inner = product(d.dims.slice(dim + 1));
-    const n = s.dims[dim];
-    const total = d.dims[dim];
-    if (src.dims.length !== dst.dims.length || src.dims.some((d, i) => i !== dim && d !== dst.dims[i])) {
-      throw new VipLlavaError(`writeAt: [${src.dims.join(', ')}] does not fit [${dst.dims.join(', ')}] outside dim ${dim}`);
-    }
-    if (offset + n > total) throw new VipLlavaError(`writeAt: ${offset}+${n} exceeds ${total} along dim ${dim}`);
+    const { outer, inner, n, total } = writeAtSpan(d.dims, s.dims, dim, offset);
     this.a.copy2d(d.handle, offset * inner, total * inner, s.handle, 0, n * inner, outer, n * inner, d.kvHalf ? SRC.float16 : SRC.float32, srcType);
   }
 
@@ -306,7 +297,7 @@ export class NativeBackend implements Backend, PackedStore {
       return out;
     }
     const out = this.empty(dims);
-    this.a.gather(out.handle, src.handle, SRC.float32, Int32Array.from(indices), inner);
+    this.a.gather(out.handle, src.handle, SRC.float32, indices, inner); // the addon copies its array arguments
     return out;
   }
 
@@ -316,7 +307,7 @@ export class NativeBackend implements Backend, PackedStore {
     const [vocab, h] = w.dims;
     for (const id of ids) if (id < 0 || id >= vocab) throw new InputError(`token id ${id} is outside the vocabulary (size ${vocab})`);
     const out = this.empty([ids.length, h]);
-    this.a.gather(out.handle, w.handle, SRC[w.dtype as Stored], Int32Array.from(ids), h);
+    this.a.gather(out.handle, w.handle, SRC[w.dtype as Stored], ids, h);
     return out;
   }
 
@@ -418,7 +409,7 @@ export class NativeBackend implements Backend, PackedStore {
     if (positions.length !== rows) throw new VipLlavaError(`rope: ${positions.length} positions for ${rows} rows`);
     if (width % headDim !== 0 || invFreq.length !== headDim / 2) throw new VipLlavaError(`rope: rows of ${width} with head_dim ${headDim} and ${invFreq.length} frequencies`);
     const out = this.empty(s.dims);
-    this.a.rope(out.handle, s.handle, rows, width, Int32Array.from(positions), headDim, Float32Array.from(invFreq), scaling);
+    this.a.rope(out.handle, s.handle, rows, width, positions, headDim, invFreq, scaling);
     return out;
   }
 
@@ -436,7 +427,7 @@ export class NativeBackend implements Backend, PackedStore {
     if (o.keyMask && o.keyMask.length !== batch * o.kvLength) throw new VipLlavaError(`attention: key mask of ${o.keyMask.length} for [${batch}, ${o.kvLength}]`);
     const dims = Float64Array.of(batch, seq, kvRows, o.numHeads, o.numKvHeads, o.headDim, o.kvLength, o.causal ? o.causal.pastLength : -1, o.slidingWindow ?? -1);
     const out = this.empty(qs.dims);
-    this.a.attention(out.handle, qs.handle, ks.handle, vs.handle, dims, o.scale, o.keyMask ? Uint8Array.from(o.keyMask) : null, kType);
+    this.a.attention(out.handle, qs.handle, ks.handle, vs.handle, dims, o.scale, o.keyMask ?? null, kType);
     return out;
   }
 }

@@ -1,8 +1,9 @@
 import { ACTIVATIONS, DeviceTensor } from '../backend.js';
-import type { Activation, AttentionOptions, Backend, KVDtype } from '../backend.js';
+import type { Activation, AttentionOptions, Backend, KVDtype, LinearFormat } from '../backend.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { InputError, VipLlavaError } from '../../errors.js';
-import { bfloat16ToFloat32, float32ToHalf, halfToFloat32 } from '../../tensor/float16.js';
+import { product, writeAtSpan } from '../shapes.js';
+import { float32ToHalf } from '../../tensor/float16.js';
 import * as k from './reference_kernels.js';
 
 type Stored = 'float32' | 'float16' | 'bfloat16';
@@ -18,7 +19,6 @@ class RefTensor extends DeviceTensor {
   }
 }
 
-const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
 
 /** The plain-TypeScript engine: fp32 compute, weights kept in their stored dtype unless asked otherwise. */
 export class ReferenceBackend implements Backend {
@@ -53,14 +53,14 @@ export class ReferenceBackend implements Backend {
     return new RefTensor(this, data, [...dims], 'float32');
   }
 
-  upload(t: Tensor, keepDtype: boolean): DeviceTensor {
-    if (t.dtype === 'float32') return this.make(t.data as Float32Array, t.dims);
-    if (t.dtype === 'float16' || t.dtype === 'bfloat16') {
-      const raw = t.data as Uint16Array;
-      if (keepDtype) return new RefTensor(this, raw, [...t.dims], t.dtype);
-      return this.make(t.dtype === 'float16' ? halfToFloat32(raw) : bfloat16ToFloat32(raw), t.dims);
+  /** A 'bfloat16' linear weight is stored rounded to bf16 (computed in fp32); q8_0 / q4_0 are refused by check(). */
+  upload(t: Tensor, keepDtype: boolean, linear?: LinearFormat): DeviceTensor {
+    if (t.dtype !== 'float32' && t.dtype !== 'float16' && t.dtype !== 'bfloat16') {
+      throw new VipLlavaError(`backend "${this.name}" cannot upload a ${t.dtype} tensor as a weight`);
     }
-    throw new VipLlavaError(`backend "${this.name}" cannot upload a ${t.dtype} tensor as a weight`);
+    const w = linear === 'bfloat16' ? t.toHalf('bfloat16') : t;
+    if (w.dtype === 'float32' || !keepDtype) return this.make(w.toFloat32(), w.dims);
+    return new RefTensor(this, w.data as Uint16Array, [...w.dims], w.dtype as Stored);
   }
 
   fromHost(data: Float32Array, dims: readonly number[]): DeviceTensor {
@@ -142,14 +142,7 @@ export class ReferenceBackend implements Backend {
     const s = this.f32(src);
     // a float16 destination (the KV cache) gets each value rounded to the nearest half
     const put = (v: Float32Array, at: number) => (d.dtype === 'float16' ? v.forEach((x, i) => (d.data[at + i] = float32ToHalf(x))) : d.data.set(v, at));
-    const outer = product(d.dims.slice(0, dim));
-    const inner = product(d.dims.slice(dim + 1));
-    const n = src.dims[dim];
-    const total = d.dims[dim];
-    if (src.dims.length !== dst.dims.length || src.dims.some((d, i) => i !== dim && d !== dst.dims[i])) {
-      throw new VipLlavaError(`writeAt: [${src.dims.join(', ')}] does not fit [${dst.dims.join(', ')}] outside dim ${dim}`);
-    }
-    if (offset + n > total) throw new VipLlavaError(`writeAt: ${offset}+${n} exceeds ${total} along dim ${dim}`);
+    const { outer, inner, n, total } = writeAtSpan(d.dims, src.dims, dim, offset);
     for (let o = 0; o < outer; o++) {
       put(s.subarray(o * n * inner, (o + 1) * n * inner), (o * total + offset) * inner);
     }
@@ -242,8 +235,10 @@ export class ReferenceBackend implements Backend {
 
   attention(q: DeviceTensor, kT: DeviceTensor, vT: DeviceTensor, o: AttentionOptions): DeviceTensor {
     const [batch, seq] = q.dims;
-    const kvRows = kT.dims[1];
-    const out = k.attention(this.f32(q), this.f32(kT), this.f32(vT), batch, seq, kvRows, o);
+    // a float16 cache is widened for the rows in use only, not its whole length
+    const used = (x: DeviceTensor) => (this.t(x).dtype === 'float16' ? this.narrow(x, 1, 0, o.kvLength) : x);
+    const [ks, vs] = [used(kT), used(vT)];
+    const out = k.attention(this.f32(q), this.f32(ks), this.f32(vs), batch, seq, ks.dims[1], o);
     return this.make(out, q.dims);
   }
 }

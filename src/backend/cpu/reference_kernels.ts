@@ -28,7 +28,7 @@ export function weightRow(w: WeightData, row: number, k: number, scratch: Float3
 export function widen(w: WeightData): Float32Array {
   if (w.dtype === 'float32') return w.data as Float32Array;
   const n = w.data.length;
-  return weightRow(w, 0, n, new Float32Array(n)).slice();
+  return weightRow(w, 0, n, new Float32Array(n));
 }
 
 function dot(a: Float32Array, aOff: number, b: Float32Array, k: number): number {
