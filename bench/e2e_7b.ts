@@ -10,7 +10,11 @@
  * Q4_0 by llama-quantize when it is beside llama-bench or on the PATH), or given by --llama-models
  * auto=f16.gguf,bfloat16=bf16.gguf,q8_0=q8.gguf,q4_0=q4.gguf.
  *
+ * With --torch-python (a Python that has torch and transformers), PyTorch's fp32 vision pass on the same
+ * checkpoint (tools/bench_torch_vision.py) runs right after the first format, for the vision ratio.
+ *
  *   npm run bench [-- --formats auto,bfloat16,q8_0,q4_0] [-- --threads 2] [-- --runs 3] [-- --kv-cache float16]
+ *                 [-- --torch-python /path/to/venv/bin/python]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
@@ -25,7 +29,7 @@ import { VipLlavaForConditionalGeneration } from '../src/models/vipllava.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { float32ToHalf } from '../src/tensor/float16.js';
 import type { WeightDtype } from '../src/weights/load.js';
-import { machine, time } from './report.js';
+import { limitsLine, machine, peakFor, time, type Limits } from './report.js';
 import { writeLlamaGguf } from './gguf.js';
 import { DEFAULT_MODEL } from '../src/package_paths.js';
 
@@ -39,6 +43,7 @@ const { values } = parseArgs({
     child: { type: 'string' },
     'llama-bench': { type: 'string' },
     'llama-models': { type: 'string' },
+    'torch-python': { type: 'string' },
   },
 });
 const DIR = values.dir ?? process.env.VIPLLAVA_BENCH_DIR ?? join(homedir(), '.cache', 'vipllava', 'bench', 'vip-llava-7b-random');
@@ -120,7 +125,7 @@ function writeCheckpoint(): void {
 
 interface Result {
   format: string;
-  limits: { fp32: number; bf16: number; int8: number; readGBs: number };
+  limits: Limits;
   loadS: number;
   visionS: number;
   prefillS: number;
@@ -131,7 +136,9 @@ interface Result {
   weightBytes: number;
   peakRssGB: number;
   isa: string;
+  instructions: string;
   threads: number;
+  visionFlop: number;
 }
 
 /** One format, in this process. */
@@ -168,8 +175,20 @@ async function child(format: WeightDtype): Promise<Result> {
   const prefillFlop = 2 * decoderLinearParams(model) * PROMPT; // the GEMMs the peak is for (lm_head runs for one row)
   return {
     format, limits, loadS, prefillFlop, visionS: vision.median, prefillS: prefill.median, decode1, decode4, ttftS, weightBytes,
-    peakRssGB: process.resourceUsage().maxRSS / 2 ** 20, isa: backend.info().isa, threads: backend.info().threads,
+    peakRssGB: process.resourceUsage().maxRSS / 2 ** 20, isa: backend.info().isa, instructions: backend.info().instructions, threads: backend.info().threads,
+    visionFlop: visionFlop(model),
   };
+}
+
+/** Multiply-adds ×2 of the vision pass: CLIP up to the deepest feature layer (linear layers and attention) and the projector. */
+function visionFlop(model: VipLlavaForConditionalGeneration): number {
+  const v = model.config.vision_config;
+  const tokens = (v.image_size / v.patch_size) ** 2 + 1;
+  const layers = Math.max(...[model.config.vision_feature_layers].flat().map((l) => (l < 0 ? v.num_hidden_layers + 1 + l : l)));
+  const h = v.hidden_size;
+  const perLayer = tokens * (4 * h * h + 2 * h * v.intermediate_size) + 2 * tokens * tokens * h;
+  const projector = (tokens - 1) * model.config.projectorInputSize * model.config.text_config.hidden_size + (tokens - 1) * model.config.text_config.hidden_size ** 2;
+  return 2 * (layers * perLayer + projector + (tokens - 1) * 3 * v.patch_size ** 2 * h);
 }
 
 /** Weights of the decoder layers' linear layers (q, k, v, o, gate, up, down). */
@@ -238,6 +257,14 @@ function llamaBench(model: string, threads: number): [number, number] | null {
   return [rows.find((r) => r.n_prompt > 0)!.avg_ts, rows.find((r) => r.n_gen > 0)!.avg_ts];
 }
 
+/** PyTorch + transformers' fp32 vision pass on the checkpoint (median of our run count after a warm-up). */
+function torchVision(python: string, threads: number): { seconds: number; version: string; threads: number } {
+  const script = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'tools', 'bench_torch_vision.py');
+  const out = execFileSync(python, [script, DIR, '--threads', String(threads), '--runs', String(RUNS)], { encoding: 'utf8' });
+  const r = JSON.parse(out.trim().split('\n').at(-1)!) as { fp32_s: number; torch: string; threads: number };
+  return { seconds: r.fp32_s, version: r.torch, threads: r.threads };
+}
+
 async function main() {
   if (values.child) {
     console.log(JSON.stringify(await child(values.child as WeightDtype)));
@@ -263,14 +290,19 @@ async function main() {
     const res = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Result;
     rows.push(res);
     const l = res.limits;
-    const peak = format === 'bfloat16' ? l.bf16 : format.startsWith('q') ? l.int8 : l.fp32;
-    console.log(`${format} (${res.isa}, ${res.threads} threads; limits now: fp32 ${l.fp32.toFixed(0)}, bf16 ${l.bf16.toFixed(0)} GFLOP/s, int8 ${l.int8.toFixed(0)} GOP/s, read ${l.readGBs.toFixed(1)} GB/s)`);
+    const peak = peakFor(format, l);
+    const visionPeak = peakFor(format === 'bfloat16' ? format : 'auto', l); // the vision tower is not quantised here
+    console.log(`${format} (kernels ${res.isa}: ${res.instructions}; ${res.threads} threads; limits now: ${limitsLine(l)})`);
     console.log(`  load ${res.loadS.toFixed(1)} s, peak RSS ${res.peakRssGB.toFixed(2)} GiB`);
-    console.log(`  vision (CLIP + projector)  ${(res.visionS * 1000).toFixed(0)} ms`);
-    console.log(`  prefill ${PROMPT} tokens        ${(PROMPT / res.prefillS).toFixed(1)} tok/s (${res.prefillS.toFixed(2)} s, ${((100 * res.prefillFlop) / res.prefillS / 1e9 / peak).toFixed(0)}% of the ${format === 'bfloat16' ? 'bf16' : format.startsWith('q') ? 'int8' : 'fp32'} peak)`);
+    console.log(`  vision (CLIP + projector)  ${(res.visionS * 1000).toFixed(0)} ms (${((100 * res.visionFlop) / res.visionS / 1e9 / visionPeak.value).toFixed(0)}% of the ${visionPeak.name} peak)`);
+    console.log(`  prefill ${PROMPT} tokens        ${(PROMPT / res.prefillS).toFixed(1)} tok/s (${res.prefillS.toFixed(2)} s, ${((100 * res.prefillFlop) / res.prefillS / 1e9 / peak.value).toFixed(0)}% of the ${peak.name} peak)`);
     console.log(`  decode batch 1             ${res.decode1.toFixed(2)} tok/s (${((res.decode1 * res.weightBytes) / 1e9).toFixed(1)} GB/s of weights, ${((100 * res.decode1 * res.weightBytes) / 1e9 / l.readGBs).toFixed(0)}% of the read bandwidth)`);
     console.log(`  decode batch 4             ${res.decode4.toFixed(2)} tok/s (${(res.decode4 / res.decode1).toFixed(2)}× batch 1)`);
     console.log(`  time to first token        ${res.ttftS.toFixed(2)} s (one image + ${PROMPT - IMAGE_TOKENS} text tokens)`);
+    if (values['torch-python'] && rows.length === 1) {
+      const torch = torchVision(values['torch-python'], res.threads);
+      console.log(`  PyTorch fp32 vision, same window ${(torch.seconds * 1000).toFixed(0)} ms (torch ${torch.version}, ${torch.threads} threads) → ours ${(res.visionS / torch.seconds).toFixed(2)}× its time`);
+    }
     const gguf = ggufs.get(format);
     const lb = gguf ? llamaBench(gguf, res.threads) : null;
     if (lb) {

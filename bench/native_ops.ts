@@ -11,7 +11,7 @@ import type { LinearFormat } from '../src/backend/backend.js';
 import { NativeBackend } from '../src/backend/cpu/native_backend.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { float32ToHalf } from '../src/tensor/float16.js';
-import { machine, time } from './report.js';
+import { limitsLine, machine, peakFor, time } from './report.js';
 
 const { values } = parseArgs({ options: { threads: { type: 'string' }, only: { type: 'string' }, runs: { type: 'string' } } });
 const be = new NativeBackend({ threads: values.threads ? Number(values.threads) : undefined });
@@ -25,11 +25,11 @@ function halfMatrix(n: number, k: number): Tensor {
 }
 const activations = (m: number, k: number) => be.fromHost(Float32Array.from({ length: m * k }, (_, i) => Math.sin(i * 0.37)), [m, k]);
 
-const FORMATS: Array<{ name: string; linear: LinearFormat; bytesPerWeight: number; peak: 'fp32' | 'bf16' | 'int8' }> = [
-  { name: 'f16 (fp32 compute)', linear: 'auto', bytesPerWeight: 2, peak: 'fp32' },
-  { name: 'bf16 compute', linear: 'bfloat16', bytesPerWeight: 2, peak: 'bf16' },
-  { name: 'q8_0', linear: 'q8_0', bytesPerWeight: 34 / 32, peak: 'int8' },
-  { name: 'q4_0', linear: 'q4_0', bytesPerWeight: 18 / 32, peak: 'int8' },
+const FORMATS: Array<{ name: string; linear: LinearFormat; bytesPerWeight: number }> = [
+  { name: 'f16 (fp32 compute)', linear: 'auto', bytesPerWeight: 2 },
+  { name: 'bfloat16', linear: 'bfloat16', bytesPerWeight: 2 },
+  { name: 'q8_0', linear: 'q8_0', bytesPerWeight: 34 / 32 },
+  { name: 'q4_0', linear: 'q4_0', bytesPerWeight: 18 / 32 },
 ];
 const SHAPES = [
   { name: 'prefill qkvo 626×4096×4096', m: 626, n: 4096, k: 4096 },
@@ -43,8 +43,9 @@ const SHAPES = [
 async function main() {
   console.log(`machine: ${machine()}`);
   const limits = await be.limits(0.5);
-  console.log(`engine: native, ${JSON.stringify(be.info())}; medians of ${runs} runs after a warm-up`);
-  console.log(`limits now: fp32 ${limits.fp32.toFixed(0)}, bf16 ${limits.bf16.toFixed(0)} GFLOP/s, int8 ${limits.int8.toFixed(0)} GOP/s, read ${limits.readGBs.toFixed(1)} GB/s\n`);
+  const info = be.info();
+  console.log(`engine: native, kernels ${info.isa} (${info.instructions}), ${info.threads} threads; this CPU runs ${info.kernelSets.join(', ')}; medians of ${runs} runs after a warm-up`);
+  console.log(`limits now: ${limitsLine(limits)}\n`);
   for (const f of FORMATS) {
     if (values.only && !f.name.startsWith(values.only)) continue;
     for (const s of SHAPES) {
@@ -56,8 +57,8 @@ async function main() {
       }, { warmup: 1, runs });
       const gflops = (2 * s.m * s.n * s.k) / t.median / 1e9;
       const gbs = (s.n * s.k * f.bytesPerWeight) / t.median / 1e9;
-      const peak = limits[f.peak];
-      const bound = s.m <= 4 ? `${((100 * gbs) / limits.readGBs).toFixed(0)}% of read` : `${((100 * gflops) / peak).toFixed(0)}% of ${f.peak} peak`;
+      const peak = peakFor(f.linear, limits);
+      const bound = s.m <= 4 ? `${((100 * gbs) / limits.readGBs).toFixed(0)}% of read` : `${((100 * gflops) / peak.value).toFixed(0)}% of ${peak.name} peak`;
       console.log(`${f.name.padEnd(19)} ${s.name.padEnd(30)} ${(t.median * 1e3).toFixed(2).padStart(8)} ms  ${gflops.toFixed(0).padStart(5)} GFLOP/s  ${gbs.toFixed(1).padStart(5)} GB/s  (${bound})`);
     }
   }

@@ -90,15 +90,20 @@ void to_f32(const void* src, vip::SrcType st, float* out, int64_t n) {
   }
 }
 
-// The kernel set for an instruction set name, or null when this CPU (or build) cannot run it.
-const vip::Kernels* kernels_for(const std::string& isa) {
-  const std::string best = vip::cpu_features();
-  if (isa == "portable") return &vip::kernels_portable();
-#ifdef VIP_X86
-  if (isa == "avx2" && best != "portable") return &vip::kernels_avx2();
-  if (isa == "avx512" && best == "avx512") return &vip::kernels_avx512();
-#endif
-  return nullptr;
+// The names of the kernel sets this CPU runs, best first, as "avx2, portable".
+std::string supported_names() {
+  std::string names;
+  for (const vip::Kernels* k : vip::supported_kernels()) names += (names.empty() ? "" : ", ") + std::string(k->isa);
+  return names;
+}
+
+// The set called `isa`, or an error naming what this CPU (and build) can run instead.
+const vip::Kernels& kernels_or_throw(Napi::Env env, const std::string& isa, const char* from) {
+  if (const vip::Kernels* k = vip::kernels_named(isa.c_str())) return *k;
+  bool built = false;
+  for (const vip::Kernels* k : vip::built_kernels()) built = built || isa == k->isa;
+  throw Napi::Error::New(env, std::string(from) + "\"" + isa + "\": " + (built ? "this CPU cannot run those kernels" : "no such kernel set in this build") +
+                                  " (it runs: " + supported_names() + ")");
 }
 
 // Per-op timing, on when VIPLLAVA_PROFILE is set or setProfiling(true): seconds and calls by op name.
@@ -170,6 +175,11 @@ Napi::Promise enqueue_settle(Napi::Env env, std::function<void(Settle*)> fill, b
 Napi::Value Info(const Napi::CallbackInfo& info) {
   auto o = Napi::Object::New(info.Env());
   o.Set("isa", g->kernels->isa);
+  o.Set("instructions", g->kernels->instructions);
+  o.Set("bf16dot", g->kernels->bf16dot);
+  auto sets = Napi::Array::New(info.Env());
+  for (const vip::Kernels* k : vip::supported_kernels()) sets.Set(sets.Length(), k->isa);
+  o.Set("kernelSets", sets);
   o.Set("threads", g->exec->threads());
   o.Set("physicalCores", vip::physical_cores());
   o.Set("liveBytes", double(vip::live_bytes()));
@@ -182,10 +192,7 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SetKernels(const Napi::CallbackInfo& info) {
-  const std::string isa = info[0].As<Napi::String>();
-  const vip::Kernels* k = kernels_for(isa);
-  if (!k) throw Napi::Error::New(info.Env(), "this CPU cannot run the \"" + isa + "\" kernels (best: " + vip::cpu_features() + ")");
-  g->kernels = k;
+  g->kernels = &kernels_or_throw(info.Env(), info[0].As<Napi::String>(), "kernel set ");
   return info.Env().Undefined();
 }
 
@@ -290,15 +297,16 @@ Napi::Value ReadPacked(const Napi::CallbackInfo& info) {
   }, true);
 }
 
-// limits(seconds) → Promise<{fp32, bf16, int8, readGBs}>: this machine's peaks with the current kernels and
-// threads (arithmetic in G operations per second, every thread busy) and its memory read bandwidth.
+// limits(seconds) → Promise<[fp32, bf16, int8, q8, readGBs]>: this machine's peaks with the current kernels
+// and threads (the vip::Probe kinds, in G operations per second with every thread busy; 0 for an instruction
+// the set lacks) and its memory read bandwidth.
 Napi::Value Limits(const Napi::CallbackInfo& info) {
   const double seconds = f64(info, 0);
-  auto* out = new std::vector<double>(4, 0.0);
+  auto* out = new std::vector<double>(5, 0.0);
   auto p = enqueue_settle(info.Env(), [seconds, out](Settle* s) {
     auto& pool = g->exec->pool();
     const int threads = pool.size();
-    for (int kind = 0; kind < 3; ++kind) {  // best of three short runs: the VM's clock and neighbours vary
+    for (int kind = vip::PROBE_FP32; kind <= vip::PROBE_Q8; ++kind) {  // best of three short runs: the VM's clock and neighbours vary
       for (int rep = 0; rep < 3; ++rep) {
         std::vector<double> ops(threads, 0.0);
         const int64_t iters = int64_t(2e8 * seconds / 9);
@@ -326,7 +334,7 @@ Napi::Value Limits(const Napi::CallbackInfo& info) {
       });
       best = std::max(best, double(bytes) / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 1e9);
     }
-    (*out)[3] = best;
+    (*out)[4] = best;
     s->data.assign(out->begin(), out->end());
     delete out;
   }, true);
@@ -484,8 +492,10 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   if (!g) {
+    const char* forced = std::getenv("VIPLLAVA_ISA");
+    const vip::Kernels& kernels = forced && *forced ? kernels_or_throw(env, forced, "$VIPLLAVA_ISA=") : *vip::supported_kernels().front();
     g = new Engine();
-    g->kernels = kernels_for(vip::cpu_features());
+    g->kernels = &kernels;
     g->exec.reset(new vip::Executor(vip::physical_cores()));
     g->tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "vipllava-native", 0, 1);
     g->tsfn.Unref(env);

@@ -26,7 +26,7 @@ void linear(Ctx c, float* y, const float* x, const void* w, const float* bias, i
   } else if (f == PANEL_Q8 || f == PANEL_Q4) {
     int8_t* q = scratch.as<int8_t>();  // [m][kp] int8, then [m][kp/32] scales, then [m][kp/32] sums
     qr = {q, reinterpret_cast<float*>(q + m * kp), reinterpret_cast<int32_t*>(q + m * kp + nb * 4)};
-    c.pool.run(m, 16, [&](int64_t r0, int64_t r1) { quantize_rows(x, k, kp, qr, r0, r1); });
+    c.pool.run(m, 16, [&](int64_t r0, int64_t r1) { c.k.quantize_rows(x, k, kp, qr, r0, r1); });
   }
   if (bias) {
     c.pool.run(m, 64, [&](int64_t r0, int64_t r1) {
@@ -34,8 +34,8 @@ void linear(Ctx c, float* y, const float* x, const void* w, const float* bias, i
     });
   }
   // k blocks keep an x block in L2 and a panel slice in L1 while a thread walks its panels; one block for
-  // decode-sized m, where the weights stream once.
-  const int64_t kc = m <= 16 ? kp : 256;
+  // decode-sized m when the kernel set's tiles cover a whole strip, so that the weights stream once.
+  const int64_t kc = m <= c.k.whole_k_rows ? kp : f == PANEL_Q8 || f == PANEL_Q4 ? c.k.int8_kc : 256;
   const int64_t mc = 256;
   // Threads take strips of two panels (64 output features; the last strip may be one panel or partial).
   const int64_t strips = (panels + 1) / 2;
@@ -108,30 +108,11 @@ void mul(Ctx c, float* y, const float* a, const float* b, int64_t n) {
 }
 
 void layer_norm(Ctx c, float* y, const float* x, const float* w, const float* b, int64_t rows, int64_t h, float eps) {
-  c.pool.run(rows, 4, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* xr = x + r * h;
-      double mean = 0, var = 0;
-      for (int64_t i = 0; i < h; ++i) mean += xr[i];
-      mean /= double(h);
-      for (int64_t i = 0; i < h; ++i) var += (xr[i] - mean) * (xr[i] - mean);
-      const double inv = 1.0 / std::sqrt(var / double(h) + eps);
-      for (int64_t i = 0; i < h; ++i) y[r * h + i] = float((xr[i] - mean) * inv) * w[i] + b[i];
-    }
-  });
+  c.pool.run(rows, 4, [&](int64_t r0, int64_t r1) { c.k.layer_norm_rows(y + r0 * h, x + r0 * h, w, b, r1 - r0, h, eps); });
 }
 
 void rms_norm(Ctx c, float* y, const float* x, const float* w, int64_t rows, int64_t h, float eps) {
-  c.pool.run(rows, 4, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* xr = x + r * h;
-      double ss = 0;
-      for (int64_t i = 0; i < h; ++i) ss += double(xr[i]) * xr[i];
-      const double inv = 1.0 / std::sqrt(ss / double(h) + eps);
-      // transformers rounds x · rsqrt to the activation dtype before the weight
-      for (int64_t i = 0; i < h; ++i) y[r * h + i] = float(xr[i] * inv) * w[i];
-    }
-  });
+  c.pool.run(rows, 4, [&](int64_t r0, int64_t r1) { c.k.rms_norm_rows(y + r0 * h, x + r0 * h, w, r1 - r0, h, eps); });
 }
 
 void rope(Ctx c, float* y, const float* x, int64_t rows, int64_t width, const std::vector<int32_t>& positions, int64_t head_dim,
@@ -145,13 +126,7 @@ void rope(Ctx c, float* y, const float* x, int64_t rows, int64_t width, const st
         cs[i] = float(std::cos(double(angle))) * scaling;
         sn[i] = float(std::sin(double(angle))) * scaling;
       }
-      for (int64_t off = r * width; off < (r + 1) * width; off += head_dim) {
-        for (int64_t i = 0; i < half; ++i) {
-          const float x1 = x[off + i], x2 = x[off + half + i];
-          y[off + i] = x1 * cs[i] - x2 * sn[i];
-          y[off + half + i] = x2 * cs[i] + x1 * sn[i];
-        }
-      }
+      c.k.rope_row(y + r * width, x + r * width, width, head_dim, cs.data(), sn.data());
     }
   });
 }
@@ -278,13 +253,14 @@ void attention(Ctx c, float* out, const float* q, const void* kv_k, const void* 
   int64_t v_rows = s.kv_rows;
   Buffer vbuf(half ? size_t(s.batch * s.kv_length * kw) * 4 : 0, false, /*lazy=*/true);
   if (half) {
+    float* const wide = vbuf.as<float>();  // allocated here, not by the first pool thread to touch it
     c.pool.run(s.batch * s.kv_length, 16, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         const int64_t from = ((r / s.kv_length) * s.kv_rows + r % s.kv_length) * kw;
-        c.k.widen_h(static_cast<const uint16_t*>(kv_v) + from, vbuf.as<float>() + r * kw, kw);
+        c.k.widen_h(static_cast<const uint16_t*>(kv_v) + from, wide + r * kw, kw);
       }
     });
-    v = vbuf.as<float>();
+    v = wide;
     v_rows = s.kv_length;
   }
   constexpr int64_t QB = 32;

@@ -185,28 +185,4 @@ void rows_to_bf16(const float* x, int64_t m, int64_t k, int64_t kp, uint16_t* ou
   }
 }
 
-void quantize_rows(const float* x, int64_t k, int64_t kp, const QuantRows& out, int64_t r0, int64_t r1) {
-  const int64_t nb = kp / QBLOCK;
-  for (int64_t r = r0; r < r1; ++r) {
-    for (int64_t b = 0; b < nb; ++b) {
-      float amax = 0;
-      for (int t = 0; t < QBLOCK; ++t) {
-        const int64_t c = b * QBLOCK + t;
-        if (c < k) amax = std::max(amax, std::fabs(x[r * k + c]));
-      }
-      const float scale = amax / 127.0f;
-      const float inv = scale != 0 ? 1.0f / scale : 0.0f;
-      int32_t sum = 0;
-      for (int t = 0; t < QBLOCK; ++t) {
-        const int64_t c = b * QBLOCK + t;
-        const int8_t q = c < k ? int8_t(std::nearbyint(x[r * k + c] * inv)) : 0;
-        out.q[r * kp + c] = q;
-        sum += q;
-      }
-      out.scale[r * nb + b] = scale;
-      out.sum[r * nb + b] = sum;
-    }
-  }
-}
-
 }  // namespace vip

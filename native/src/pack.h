@@ -22,8 +22,5 @@ void unpack_matrix(Format f, const void* src, int64_t n, int64_t k, float* dst);
 
 // Activations for the bf16-product GEMM: rows of x rounded to bf16, padded with zeros to kp.
 void rows_to_bf16(const float* x, int64_t m, int64_t k, int64_t kp, uint16_t* out);
-// Activations for the quantised GEMMs: rows [r0, r1) of x, per 32-wide block int8 with a float scale
-// (max |x| / 127) and the block's sum, into `out` laid out for kp columns.
-void quantize_rows(const float* x, int64_t k, int64_t kp, const QuantRows& out, int64_t r0, int64_t r1);
 
 }  // namespace vip

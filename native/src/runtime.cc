@@ -204,15 +204,4 @@ int physical_cores() {
   return cores.empty() ? int(logical) : int(cores.size());
 }
 
-std::string cpu_features() {
-#ifdef VIP_X86
-  __builtin_cpu_init();
-  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-                      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512vnni");
-  if (avx512) return "avx512";
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) return "avx2";
-#endif
-  return "portable";
-}
-
 }  // namespace vip

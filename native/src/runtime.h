@@ -89,7 +89,5 @@ class Executor {
 
 // Physical cores (SMT siblings counted once), from /sys; std::thread::hardware_concurrency() otherwise.
 int physical_cores();
-// The best kernel set this CPU runs: "avx512", "avx2" or "portable", and the features it found.
-std::string cpu_features();
 
 }  // namespace vip

@@ -80,7 +80,7 @@ export async function loadWeights(
   let scratch = backend.copiesOnUpload ? new ArrayBuffer(0) : undefined;
   // Quantised or bf16 linear weights cost time to make: an engine that can keeps them on disk for next time.
   const store = isPackedStore(backend) && (dtype === 'q8_0' || dtype === 'q4_0' || dtype === 'bfloat16') ? backend : null;
-  const options = `${dtype}${quantizeVision ? '+vision' : ''}`;
+  const options = store ? `${dtype}${quantizeVision ? '+vision' : ''}, ${store.layoutOf(dtype as LinearFormat)}` : '';
   const source = new Map<string, string>();
   for (const [i, path] of files.entries()) {
     const file = await SafetensorsFile.open(path);

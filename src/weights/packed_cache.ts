@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { DeviceTensor } from '../backend/backend.js';
+import type { DeviceTensor, LinearFormat } from '../backend/backend.js';
 
 const VERSION = 1;
 
@@ -27,6 +27,8 @@ export interface PackedEntry {
 
 /** An engine whose repacked weights can be saved and read back byte for byte. */
 export interface PackedStore {
+  /** How the engine lays out linear weights loaded as `dtype` right now (part of the cache key). */
+  layoutOf(dtype: LinearFormat): string;
   /** The runtime layout of a weight it repacked, or null. */
   packedEntry(t: DeviceTensor): Omit<PackedEntry, 'offset'> | null;
   /** Writes `header` at 0 and each tensor's bytes at its offset. */
@@ -36,7 +38,7 @@ export interface PackedStore {
 }
 
 export function isPackedStore(x: unknown): x is PackedStore {
-  return typeof x === 'object' && x !== null && 'savePacked' in x && 'loadPacked' in x && 'packedEntry' in x;
+  return typeof x === 'object' && x !== null && 'savePacked' in x && 'loadPacked' in x && 'packedEntry' in x && 'layoutOf' in x;
 }
 
 interface Header {

@@ -21,7 +21,7 @@ assert.ok(addon, `the native addon did not load: ${nativeFailure()}`);
 const ref = new ReferenceBackend();
 const nat = new NativeBackend();
 const best = nat.info().isa;
-const kernelSets = ['portable', ...(best === 'portable' ? [] : ['avx2']), ...(best === 'avx512' ? ['avx512'] : [])];
+const kernelSets = nat.info().kernelSets; // every set this CPU runs (tests/backend/native_kernels.test.ts: the others)
 
 let seed = 7;
 const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
@@ -64,6 +64,14 @@ for (const isa of kernelSets) {
             assert.ok(err <= budget, `${format}/${dtype} m=${m} k=${k} n=${n}: ${err.toExponential(2)} > ${budget}`);
           }
         }
+      }
+      // without bf16 products the bfloat16 format computes in fp32 from bf16 storage: as exact as the fp32 path
+      if (!nat.info().bf16dot) {
+        const w32 = weight('float32', 70, 517);
+        const rounded = new Tensor('bfloat16', Uint16Array.from(w32.data as Float32Array, float32ToBfloat16), [70, 517]);
+        const x = randn(9 * 517);
+        const err = await compare((be) => be.linear(be.fromHost(x, [9, 517]), be === nat ? be.upload(w32, true, 'bfloat16') : be.upload(rounded, true)));
+        assert.ok(err <= 2e-6, `bfloat16 on ${isa}: ${err.toExponential(2)}`);
       }
       // a weight uploaded without the linear hint is packed on first use
       const w = weight('float16', 40, 21);
@@ -172,8 +180,11 @@ describe('native engine', () => {
   });
 
   test('reports its kernels and threads, and refuses bad input with the reference engine\'s messages', async () => {
+    addon!.setKernels(best);
     const info = nat.info();
-    assert.ok(['avx512', 'avx2', 'portable'].includes(info.isa));
+    assert.ok(info.kernelSets.includes(info.isa) && info.kernelSets.at(-1) === 'portable', JSON.stringify(info));
+    if (!process.env.VIPLLAVA_ISA) assert.equal(info.isa, info.kernelSets[0]);
+    assert.equal(info.bf16dot, info.isa === 'avx512' || info.isa === 'neon-i8mm');
     assert.ok(info.threads >= 1 && info.physicalCores >= 1);
     assert.throws(() => nat.embedding(nat.fromHost(randn(12), [3, 4]), Int32Array.of(3)), /token id 3 is outside the vocabulary \(size 3\)/);
     assert.throws(() => nat.linear(nat.fromHost(randn(6), [2, 3]), nat.upload(weight('float32', 4, 5), true, 'auto')), /does not match weight/);
@@ -199,6 +210,20 @@ describe('native engine', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), 'reference reference');
     assert.equal(r.stderr.match(/native CPU engine is not available \(disabled by \$VIPLLAVA_NO_NATIVE\)/g)?.length, 1, r.stderr);
+  });
+
+  test('$VIPLLAVA_ISA forces a kernel set the CPU runs and refuses one it cannot, naming those it runs', () => {
+    const script = `import { nativeAddon, nativeFailure } from ${JSON.stringify(join(ROOT, 'dist/src/backend/cpu/native_addon.js'))};
+      const a = nativeAddon();
+      console.log(a ? a.info().isa : 'failed: ' + nativeFailure());`;
+    const isa = (value: string) => spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, VIPLLAVA_ISA: value } }).stdout.trim();
+    const { kernelSets } = nat.info();
+    for (const set of kernelSets) assert.equal(isa(set), set);
+    const runs = kernelSets.join(', ');
+    assert.equal(isa('sse9'), `failed: $VIPLLAVA_ISA="sse9": no such kernel set in this build (it runs: ${runs})`);
+    if (process.arch === 'x64' && !kernelSets.includes('avx512')) {
+      assert.equal(isa('avx512'), `failed: $VIPLLAVA_ISA="avx512": this CPU cannot run those kernels (it runs: ${runs})`);
+    }
   });
 
   test('ops return before the work is done; the event loop stays free while a large op runs', async () => {

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { ROOT, TINY_LLAMA, TINY_MISTRAL } from '../helpers/fixtures.js';
 import { generateGoldens, image } from '../helpers/processor_goldens.js';
 import { tempDir } from '../helpers/checkpoints.js';
+import { nativeAddon } from '../../src/backend/cpu/native_addon.js';
 import { HubServer } from '../helpers/hub_server.js';
 
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -53,6 +54,12 @@ describe('vipllava CLI', () => {
     assert.match(r.stdout, /text\s+llama, 2 layers, hidden 64, heads 4\/2 kv, vocab 32064/);
     assert.match(r.stdout, /processor\s+resize shortest edge 56, crop 56×56, 16 <image> tokens per image/);
     assert.match(r.stdout, /chat template\s+.*tiny-llama\/chat_template\.json/);
+    const isa = process.env.VIPLLAVA_ENGINE === 'reference' ? null : nativeAddon()?.info().isa;
+    assert.match(r.stdout, isa ? new RegExp(`engine\\s+native, ${isa} kernels \\(.+\\), \\d+ threads; bfloat16: `) : /engine\s+reference/);
+    if (isa) {
+      const forced = await run(['info', '--model', TINY_LLAMA], { VIPLLAVA_ISA: 'portable' });
+      assert.match(forced.stdout, /engine\s+native, portable kernels \(plain C\+\+.*\), \d+ threads; bfloat16: fp32 compute from bf16 storage/);
+    }
   });
 
   test('errors are one line with a non-zero exit; --verbose adds the stack', async () => {

@@ -15,8 +15,22 @@ export const FORMAT = { f32: 0, f16: 1, bf16: 2, bf16dot: 3, q8_0: 4, q4_0: 5 } 
 export type FormatCode = (typeof FORMAT)[keyof typeof FORMAT];
 export const ACT = { gelu: 0, quick_gelu: 1, silu: 2, gelu_pytorch_tanh: 3, gelu_new: 3, relu: 4 } as const;
 
+export interface NativeInfo {
+  /** The kernel set in use ($VIPLLAVA_ISA or the best this CPU runs): avx512, avxvnni, avx2, neon-i8mm, neon-dotprod, neon, portable. */
+  isa: string;
+  /** What its kernels are built on, e.g. "ymm FMA, F16C, vpmaddubsw + vpmaddwd (int8)". */
+  instructions: string;
+  /** Whether it multiplies bf16 in hardware; without, bfloat16 weights compute in fp32 from bf16 storage. */
+  bf16dot: boolean;
+  /** Every kernel set this CPU runs, best first. */
+  kernelSets: string[];
+  threads: number;
+  physicalCores: number;
+  liveBytes: number;
+}
+
 export interface NativeAddon {
-  info(): { isa: 'avx512' | 'avx2' | 'portable'; threads: number; physicalCores: number; liveBytes: number };
+  info(): NativeInfo;
   setThreads(n: number): void;
   setKernels(isa: string): void;
   alloc(bytes: number, zero: boolean): Handle;
@@ -29,7 +43,7 @@ export interface NativeAddon {
   loadPacked(path: string, offset: number, bytes: number): Handle;
   read(h: Handle, src: number, offset: number, count: number): Promise<Float32Array>;
   readPacked(h: Handle, format: FormatCode, n: number, k: number): Promise<Float32Array>;
-  /** [fp32 GFLOP/s, bf16 GFLOP/s, int8 GOP/s, read GB/s] measured now with every compute thread. */
+  /** [fp32 GFLOP/s, bf16 GFLOP/s, int8 GOP/s, int8 × int8 GOP/s, read GB/s] measured now with every compute thread. */
   limits(seconds: number): Promise<Float32Array>;
   flush(): Promise<void>;
   setProfiling(on: boolean): void;

@@ -9,7 +9,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { InputError, VipLlavaError } from '../../errors.js';
 import { product, writeAtSpan } from '../shapes.js';
 import type { PackedEntry, PackedStore } from '../../weights/packed_cache.js';
-import { ACT, FORMAT, nativeAddon, nativeFailure, SRC, type FormatCode, type Handle, type NativeAddon } from './native_addon.js';
+import { ACT, FORMAT, nativeAddon, nativeFailure, SRC, type FormatCode, type Handle, type NativeAddon, type NativeInfo } from './native_addon.js';
 
 type Stored = 'float32' | 'float16' | 'bfloat16';
 type Held = Stored | 'q8_0' | 'q4_0';
@@ -65,21 +65,27 @@ export class NativeBackend implements Backend, PackedStore {
     }
   }
 
-  /** Instruction set of the kernels in use, threads, physical cores, bytes of native buffers alive. */
-  info() {
+  /** The kernel set in use and what it is built on, the sets this CPU runs, threads, bytes of native buffers alive. */
+  info(): NativeInfo {
     return this.a.info();
   }
 
   /**
-   * This machine's limits measured now with the current kernels and threads: fp32 FMA and bf16 GFLOP/s, int8
-   * GOP/s (multiply and add counted apart) and memory read GB/s.
+   * This machine's limits measured now with the current kernels and threads, each the instruction its kernels
+   * use on full vectors: fp32 FMA and bf16 dot GFLOP/s (0 without bf16 products), the int8 instruction of the
+   * Q4_0 kernels and what an 8-bit × 8-bit dot product costs (the same except on plain AVX2, where each
+   * vpmaddubsw needs a vpmaddwd) in GOP/s (multiply and add counted apart), and memory read GB/s.
    */
-  async limits(seconds = 0.3): Promise<{ fp32: number; bf16: number; int8: number; readGBs: number }> {
-    const [fp32, bf16, int8, readGBs] = await this.a.limits(seconds);
-    return { fp32, bf16, int8, readGBs };
+  async limits(seconds = 0.3): Promise<{ fp32: number; bf16: number; int8: number; q8: number; readGBs: number }> {
+    const [fp32, bf16, int8, q8, readGBs] = await this.a.limits(seconds);
+    return { fp32, bf16, int8, q8, readGBs };
   }
 
   // -- packed-weight cache (weights/packed_cache.ts) --------------------------------------------------------
+  layoutOf(dtype: LinearFormat): string {
+    return `panels of 32, format ${packedFormat(dtype, 'float16', true, this.a.info().bf16dot)}`;
+  }
+
   packedEntry(x: DeviceTensor): Omit<PackedEntry, 'offset'> | null {
     const t = this.t(x);
     if (!t.packed) return null;
@@ -188,7 +194,7 @@ export class NativeBackend implements Backend, PackedStore {
     if (linear !== undefined && t.dims.length >= 2) {
       const n = t.dims[0];
       const k = t.size / n;
-      const format = packedFormat(linear, t.dtype, keepDtype);
+      const format = packedFormat(linear, t.dtype, keepDtype, this.a.info().bf16dot);
       return new NativeTensor(this, this.a.packWeight(data, SRC[t.dtype], n, k, format), [...t.dims], HELD[format], { format, n, k });
     }
     if (t.dtype === 'float32' || keepDtype) return new NativeTensor(this, this.a.fromHost(data), [...t.dims], t.dtype);
@@ -346,7 +352,7 @@ export class NativeBackend implements Backend, PackedStore {
       const [n] = w.dims;
       const k = w.size / n;
       const stored = w.dtype as Stored;
-      const format = packedFormat('auto', stored, true);
+      const format = packedFormat('auto', stored, true, false);
       const h = this.a.alloc(this.a.packedBytes(format, n, k), false);
       this.a.packBuffer(h, w.handle, SRC[stored], n, k, format);
       w.panels = this.persistent(() => new NativeTensor(this, h, [n, k], HELD[format], { format, n, k }));
@@ -432,15 +438,18 @@ export class NativeBackend implements Backend, PackedStore {
   }
 }
 
-/** The panel format of a linear weight: the requested compute format, else its storage. */
-function packedFormat(linear: LinearFormat, stored: Stored, keepDtype: boolean): FormatCode {
+/**
+ * The panel format of a linear weight: the requested compute format, else its storage. bfloat16 uses bf16
+ * products where the kernel set has them, else fp32 compute from bf16 storage.
+ */
+function packedFormat(linear: LinearFormat, stored: Stored, keepDtype: boolean, bf16dot: boolean): FormatCode {
   switch (linear) {
     case 'q8_0':
       return FORMAT.q8_0;
     case 'q4_0':
       return FORMAT.q4_0;
     case 'bfloat16':
-      return FORMAT.bf16dot;
+      return bf16dot ? FORMAT.bf16dot : FORMAT.bf16;
     default:
       if (!keepDtype || stored === 'float32') return FORMAT.f32;
       return stored === 'float16' ? FORMAT.f16 : FORMAT.bf16;
