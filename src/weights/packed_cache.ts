@@ -3,8 +3,9 @@
  * file per checkpoint shard and load format, in $VIPLLAVA_CACHE_DIR or ~/.cache/vipllava/packed, named by a
  * hash of the shard's path, size and mtime and the load options. A file is [8-byte header length][JSON
  * header][tensors at 64-byte-aligned offsets]; a missing, stale or damaged file is ignored and rewritten.
- * Writing a file removes those that can never be read again (an older version of the same shard, a shard
- * that is gone, a temporary file a crashed write left), so the folder does not grow with every change.
+ * Writing a file removes those that can never be read again (an older version of the same shard, one an
+ * older version of this library wrote for it, a shard that is gone, a temporary file a crashed write left),
+ * so the folder does not grow with every change.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { DeviceTensor, LinearFormat } from '../backend/backend.js';
 
-const VERSION = 1;
+const VERSION = 2; // 2: the load options name the engine's layout (the format a kernel set chose)
 
 /** What a cache file records of one tensor. */
 export interface PackedEntry {
@@ -108,9 +109,10 @@ function pruneCache(keep: string, source: Header['source']): void {
         continue;
       }
       if (!name.endsWith('.vpk')) continue;
-      const src = readHeader(file)?.source;
-      if (!src) continue; // damaged: rewritten by its own shard's next load
-      const older = src.path === source.path && src.options === source.options;
+      const header = readHeader(file);
+      if (!header) continue; // damaged: rewritten by its own shard's next load
+      const src = header.source;
+      const older = src.path === source.path && (src.options === source.options || header.version !== VERSION);
       if (older || !existsSync(src.path)) rmSync(file, { force: true });
     } catch {
       // another process removed it first

@@ -1,12 +1,13 @@
 /** Quantised weights are cached on disk at the first load and read back, byte for byte, at the next. */
 import assert from 'node:assert/strict';
-import { cpSync, readdirSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { VipLlavaForConditionalGeneration } from '../../src/models/vipllava.js';
 import { namedParameters } from '../../src/models/modules.js';
 import { TINY_LLAMA } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/checkpoints.js';
+import { nativeAddon } from '../../src/backend/cpu/native_addon.js';
 
 describe('packed-weight cache (native engine)', () => {
   const dir = tempDir('packed');
@@ -73,5 +74,27 @@ describe('packed-weight cache (native engine)', () => {
     assert.ok(!readdirSync(dir).includes('x.vpk.999.partial'));
     await VipLlavaForConditionalGeneration.fromPretrained(a, { engine: 'native', dtype: 'q4_0' }); // another format: kept beside
     assert.equal(vpk().length, 2 * ofA.length);
+    // a file an older version of the library wrote for the same shard (its options had no layout then)
+    const st = statSync(realpathSync(join(a, shard)));
+    const header = Buffer.from(JSON.stringify({ version: 1, source: { path: realpathSync(join(a, shard)), size: st.size, mtimeMs: st.mtimeMs, options: 'q8_0' }, tensors: {} }));
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(header.length));
+    for (const f of vpk()) rmSync(join(dir, f)); // every current file gone, so the next load writes (and prunes)
+    writeFileSync(join(dir, 'old-version.vpk'), Buffer.concat([len, header]));
+    await VipLlavaForConditionalGeneration.fromPretrained(a, { engine: 'native', dtype: 'q8_0' });
+    assert.ok(!vpk().includes('old-version.vpk'), 'the older version\'s file was kept');
+  });
+
+  test('the cache key names the layout the kernel set chose (bf16 products or fp32 compute from bf16)', async () => {
+    for (const f of readdirSync(dir)) rmSync(join(dir, f));
+    await load('bfloat16');
+    const bf16dot = nativeAddon()!.info().bf16dot;
+    const options = readdirSync(dir).filter((f) => f.endsWith('.vpk')).map((f) => {
+      const raw = readFileSync(join(dir, f));
+      return (JSON.parse(raw.subarray(8, 8 + Number(raw.readBigUInt64LE(0))).toString()) as { source: { options: string } }).source.options;
+    });
+    assert.ok(options.length > 0);
+    for (const o of options) assert.equal(o, `bfloat16, panels of 32, format ${bf16dot ? 3 : 2}`);
+    for (const f of readdirSync(dir)) rmSync(join(dir, f));
   });
 });
