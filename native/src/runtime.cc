@@ -192,16 +192,19 @@ std::string Executor::take_error() {
 }
 
 int physical_cores() {
-  std::set<std::pair<std::string, std::string>> cores;
-  const unsigned logical = std::max(1u, std::thread::hardware_concurrency());
-  for (unsigned cpu = 0; cpu < logical; ++cpu) {
-    const std::string base = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
-    std::ifstream core(base + "core_id"), pkg(base + "physical_package_id");
-    std::string c, p;
-    if (!(core >> c) || !(pkg >> p)) return int(logical);
-    cores.insert({p, c});
-  }
-  return cores.empty() ? int(logical) : int(cores.size());
+  static const int n = [] {  // read once: info() is asked at every weight upload
+    std::set<std::pair<std::string, std::string>> cores;
+    const unsigned logical = std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned cpu = 0; cpu < logical; ++cpu) {
+      const std::string base = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
+      std::ifstream core(base + "core_id"), pkg(base + "physical_package_id");
+      std::string c, p;
+      if (!(core >> c) || !(pkg >> p)) return int(logical);
+      cores.insert({p, c});
+    }
+    return cores.empty() ? int(logical) : int(cores.size());
+  }();
+  return n;
 }
 
 }  // namespace vip
