@@ -269,35 +269,22 @@ float read_sum(const float* x, int64_t n) {
   return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3))) + rest;
 }
 
-#define VIP_PROBE_ROUND(OP) a0 = OP(a0); a1 = OP(a1); a2 = OP(a2); a3 = OP(a3); a4 = OP(a4); a5 = OP(a5); \
-  a6 = OP(a6); a7 = OP(a7); a8 = OP(a8); a9 = OP(a9); a10 = OP(a10); a11 = OP(a11);
-// Twelve accumulators with distinct starting values, so the compiler cannot merge the chains.
-#define VIP_PROBE_INIT(T, SET, E) T a0 = SET(E(iters & 1)), a1 = SET(E(1)), a2 = SET(E(2)), a3 = SET(E(3)), a4 = SET(E(4)), \
-  a5 = SET(E(5)), a6 = SET(E(6)), a7 = SET(E(7)), a8 = SET(E(8)), a9 = SET(E(9)), a10 = SET(E(10)), a11 = SET(E(11));
+// Twelve independent chains of the instruction the kernels use (chains() in kernels_generic.inc).
 double probe(int kind, int64_t iters) {
-  if (kind == 0) {
+  if (kind == vip::PROBE_FP32) {
     const __m512 b = _mm512_set1_ps(0.999f), c = _mm512_set1_ps(1e-4f);
-    VIP_PROBE_INIT(__m512, _mm512_set1_ps, float)
-#define VIP_FMA(a) _mm512_fmadd_ps(a, b, c)
-    for (int64_t i = 0; i < iters; ++i) { VIP_PROBE_ROUND(VIP_FMA) }
-    volatile float sink = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)), _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(_mm512_add_ps(a6, a7), _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11))))));
+    volatile float sink = _mm512_reduce_add_ps(chains(iters, [](int j) { return _mm512_set1_ps(0.1f * float(j)); }, [&](__m512 a) { return _mm512_fmadd_ps(a, b, c); }, [](__m512 x, __m512 y) { return _mm512_add_ps(x, y); }));
     (void)sink;
     return 12.0 * 16 * 2 * double(iters);
   }
-  if (kind == 1) {
+  if (kind == vip::PROBE_BF16) {
     const __m512bh b = (__m512bh)_mm512_set1_epi32(0x3f7f3f7f), c = (__m512bh)_mm512_set1_epi32(0x38d138d1);
-    VIP_PROBE_INIT(__m512, _mm512_set1_ps, float)
-#define VIP_DPBF(a) _mm512_dpbf16_ps(a, b, c)
-    for (int64_t i = 0; i < iters; ++i) { VIP_PROBE_ROUND(VIP_DPBF) }
-    volatile float sink = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)), _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(_mm512_add_ps(a6, a7), _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11))))));
+    volatile float sink = _mm512_reduce_add_ps(chains(iters, [](int j) { return _mm512_set1_ps(0.1f * float(j)); }, [&](__m512 a) { return _mm512_dpbf16_ps(a, b, c); }, [](__m512 x, __m512 y) { return _mm512_add_ps(x, y); }));
     (void)sink;
     return 12.0 * 16 * 4 * double(iters);
   }
   const __m512i b = _mm512_set1_epi32(0x01010101), c = _mm512_set1_epi32(0x02020202);
-  VIP_PROBE_INIT(__m512i, _mm512_set1_epi32, int)
-#define VIP_DPBUSD(a) _mm512_dpbusd_epi32(a, b, c)
-  for (int64_t i = 0; i < iters; ++i) { VIP_PROBE_ROUND(VIP_DPBUSD) }
-  volatile int sink = _mm512_reduce_add_epi32(_mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3)), _mm512_add_epi32(_mm512_add_epi32(a4, a5), _mm512_add_epi32(_mm512_add_epi32(a6, a7), _mm512_add_epi32(_mm512_add_epi32(a8, a9), _mm512_add_epi32(a10, a11))))));
+  volatile int sink = _mm512_reduce_add_epi32(chains(iters, [](int j) { return _mm512_set1_epi32(j); }, [&](__m512i a) { return _mm512_dpbusd_epi32(a, b, c); }, [](__m512i x, __m512i y) { return _mm512_add_epi32(x, y); }));
   (void)sink;
   return 12.0 * 16 * 8 * double(iters);
 }

@@ -46,9 +46,9 @@ function units(gypArch: 'x64' | 'arm64'): Unit[] {
   return [...main, ...sets, ...test];
 }
 
-function run(cmd: string, args: string[]): Promise<{ status: number | null; out: string }> {
+function run(cmd: string, args: string[], { cwd = ROOT, env = process.env } = {}): Promise<{ status: number | null; out: string }> {
   return new Promise((resolve) => {
-    const p = spawn(cmd, args, { cwd: ROOT });
+    const p = spawn(cmd, args, { cwd, env });
     let out = '';
     p.stdout.on('data', (d) => (out += d));
     p.stderr.on('data', (d) => (out += d));
@@ -134,14 +134,8 @@ describe('kernel-level tests, every kernel set against the portable one', { skip
     cpSync(join(ROOT, 'native'), join(dir, 'native'), { recursive: true });
     symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
     const [cmd, ...pre] = nodeGyp.endsWith('.js') ? [process.execPath, nodeGyp] : [nodeGyp];
-    const r = await new Promise<{ status: number | null; out: string }>((resolve) => {
-      const p = spawn(cmd, [...pre, 'rebuild', '--arch=arm64', '-j', '2'], {
-        cwd: dir, env: { ...process.env, CC: 'aarch64-linux-gnu-gcc', CXX: cross, LINK: cross, AR: 'aarch64-linux-gnu-ar' },
-      });
-      let out = '';
-      p.stdout.on('data', (d) => (out += d));
-      p.stderr.on('data', (d) => (out += d));
-      p.on('close', (status) => resolve({ status, out }));
+    const r = await run(cmd, [...pre, 'rebuild', '--arch=arm64', '-j', '2'], {
+      cwd: dir, env: { ...process.env, CC: 'aarch64-linux-gnu-gcc', CXX: cross, LINK: cross, AR: 'aarch64-linux-gnu-ar' },
     });
     assert.equal(r.status, 0, r.out.slice(-4000));
     const elf = readFileSync(join(dir, 'build', 'Release', 'vipllava_native.node'));

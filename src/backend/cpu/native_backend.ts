@@ -83,6 +83,7 @@ export class NativeBackend implements Backend, PackedStore {
 
   // -- packed-weight cache (weights/packed_cache.ts) --------------------------------------------------------
   layoutOf(dtype: LinearFormat): string {
+    // only the compute formats (bfloat16, q8_0, q4_0) are cached, whose panels do not depend on the stored dtype
     return `panels of 32, format ${packedFormat(dtype, 'float16', true, this.a.info().bf16dot)}`;
   }
 
