@@ -22,16 +22,16 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { NativeBackend } from '../src/backend/cpu/native_backend.js';
-import type { KVDtype } from '../src/backend/backend.js';
+import { NativeBackend } from '../src/backend/cpu/native_backend.node.js';
+import type { KVDtype } from '../src/vocabulary.js';
 import { VipLlavaConfig } from '../src/config/vipllava_config.js';
-import { VipLlavaForConditionalGeneration } from '../src/models/vipllava.js';
+import { VipLlavaForConditionalGeneration } from '../src/index.node.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { float32ToHalf } from '../src/tensor/float16.js';
-import type { WeightDtype } from '../src/weights/load.js';
+import type { WeightDtype } from '../src/vocabulary.js';
 import { limitsLine, machine, peakFor, time, type Limits } from './report.js';
 import { writeLlamaGguf } from './gguf.js';
-import { DEFAULT_MODEL } from '../src/package_paths.js';
+import { DEFAULT_MODEL } from '../src/package_paths.node.js';
 
 const { values } = parseArgs({
   options: {

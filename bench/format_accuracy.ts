@@ -7,12 +7,12 @@
  *   npm run bench:formats [-- --limit 60]
  */
 import { parseArgs } from 'node:util';
-import { VipLlavaForConditionalGeneration, VipLlavaProcessor } from '../src/index.js';
+import { VipLlavaForConditionalGeneration, VipLlavaProcessor } from '../src/index.node.js';
 import { answerInputs, loadHeldout, promptedScene, questionInputs } from '../src/evaluation/heldout.js';
 import { argmax } from '../src/generation/sampling.js';
 import { relativeError } from '../tests/helpers/compare.js';
-import { DEFAULT_MODEL, SYNTHETIC_DATA } from '../src/package_paths.js';
-import type { WeightDtype } from '../src/weights/load.js';
+import { DEFAULT_MODEL, SYNTHETIC_DATA } from '../src/package_paths.node.js';
+import type { WeightDtype } from '../src/vocabulary.js';
 import { machine } from './report.js';
 
 const { values } = parseArgs({ options: { limit: { type: 'string', default: '60' } } });

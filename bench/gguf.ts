@@ -8,6 +8,7 @@
 import { closeSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { SafetensorsFile } from '../src/weights/safetensors.js';
+import { FileSource } from '../src/io/file_source.node.js';
 
 const ALIGN = 32;
 const enum Kind {
@@ -102,7 +103,7 @@ export async function writeLlamaGguf(dir: string, out: string, tokenizerJson: st
   const file = async (name: string) => {
     const f = index.weight_map[name];
     if (!f) throw new Error(`${name} is not in ${dir}'s index`);
-    if (!files.has(f)) files.set(f, await SafetensorsFile.open(join(dir, f)));
+    if (!files.has(f)) files.set(f, await SafetensorsFile.open(new FileSource(join(dir, f))));
     return files.get(f)!;
   };
   const tokens = vocabulary(tokenizerJson, s.vocab);

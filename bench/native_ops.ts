@@ -7,8 +7,9 @@
  *   npm run bench:native-ops [-- --threads N] [-- --only q8_0]
  */
 import { parseArgs } from 'node:util';
-import type { LinearFormat } from '../src/backend/backend.js';
-import { NativeBackend } from '../src/backend/cpu/native_backend.js';
+import type { WeightDtype } from '../src/vocabulary.js';
+import { weightFormat } from '../src/weights/formats.js';
+import { NativeBackend } from '../src/backend/cpu/native_backend.node.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { float32ToHalf } from '../src/tensor/float16.js';
 import { limitsLine, machine, peakFor, time } from './report.js';
@@ -25,7 +26,7 @@ function halfMatrix(n: number, k: number): Tensor {
 }
 const activations = (m: number, k: number) => be.fromHost(Float32Array.from({ length: m * k }, (_, i) => Math.sin(i * 0.37)), [m, k]);
 
-const FORMATS: Array<{ name: string; linear: LinearFormat; bytesPerWeight: number }> = [
+const FORMATS: Array<{ name: string; linear: WeightDtype; bytesPerWeight: number }> = [
   { name: 'f16 (fp32 compute)', linear: 'auto', bytesPerWeight: 2 },
   { name: 'bfloat16', linear: 'bfloat16', bytesPerWeight: 2 },
   { name: 'q8_0', linear: 'q8_0', bytesPerWeight: 34 / 32 },
@@ -49,7 +50,7 @@ async function main() {
   for (const f of FORMATS) {
     if (values.only && !f.name.startsWith(values.only)) continue;
     for (const s of SHAPES) {
-      const w = be.upload(halfMatrix(s.n, s.k), true, f.linear);
+      const w = be.upload(halfMatrix(s.n, s.k), weightFormat(f.linear, 'float16', { linear: true, quantize: 'always' }, false));
       const x = activations(s.m, s.k);
       const t = await time(async () => {
         be.linear(x, w);

@@ -16,7 +16,7 @@ const halfWeight = (out: number, inp: number) => {
   const w = new Uint16Array(out * inp);
   const h = float32ToHalf(0.01);
   w.fill(h);
-  return be.upload(new Tensor('float16', w, [out, inp]), true);
+  return be.upload(new Tensor('float16', w, [out, inp]));
 };
 
 interface Shape { name: string; m: number; n: number; k: number; perLayer: number; phase: 'decode' | 'vision' }
@@ -62,4 +62,4 @@ async function main() {
   console.log(`  CLIP ViT-L/14-336 encode, 23 layers: ${vision.toFixed(1)} s`);
 }
 
-main();
+await main();

@@ -5,7 +5,7 @@
  *   npm run bench:tiny
  */
 import { fileURLToPath } from 'node:url';
-import { VipLlavaForConditionalGeneration, Tensor } from '../src/index.js';
+import { VipLlavaForConditionalGeneration, Tensor } from '../src/index.node.js';
 import { fmt, machine, time } from './report.js';
 
 const dir = fileURLToPath(new URL('../../tests/fixtures/tiny-llama', import.meta.url));
@@ -27,4 +27,4 @@ async function main() {
   console.log(`decode (generate ${n})   ${(decodePerToken * 1e3).toFixed(2)} ms/token → ${(1 / decodePerToken).toFixed(0)} tok/s`);
 }
 
-main();
+await main();

@@ -4,7 +4,7 @@
  *   npx tsc -p tsconfig.json && node dist/tools/readme_images.js     # writes docs/images/*.png
  */
 import { fileURLToPath } from 'node:url';
-import { drawVisualPrompts, saveImage, type RgbImage, type ShapeName, type VisualPrompt } from '../src/index.js';
+import { drawVisualPrompts, saveImage, type RgbImage, type ShapeName, type VisualPrompt } from '../src/index.node.js';
 import { compositeOver } from '../src/visual_prompts/draw.js';
 import { Layer } from '../src/visual_prompts/raster.js';
 
@@ -57,4 +57,4 @@ async function main() {
   }
 }
 
-main();
+await main();

@@ -5,8 +5,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cerrno>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <future>
@@ -240,35 +238,13 @@ Napi::Value PackBuffer(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// savePacked(path, header, handles, offsets): the header at 0 and each buffer at its offset (the packed-weight
-// cache; the buffers are complete, packWeight having waited for them)
-Napi::Value SavePacked(const Napi::CallbackInfo& info) {
-  const std::string path = info[0].As<Napi::String>();
-  auto header = info[1].As<Napi::Uint8Array>();
-  auto handles = info[2].As<Napi::Array>();
-  auto offsets = copy_array<double>(info[3]);
-  FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) throw Napi::Error::New(info.Env(), "cannot create " + path + ": " + std::strerror(errno));
-  bool ok = std::fwrite(header.Data(), 1, header.ByteLength(), f) == header.ByteLength();
-  for (uint32_t i = 0; ok && i < handles.Length(); ++i) {
-    BufferPtr b = buf(handles.Get(i));
-    ok = std::fseek(f, long(offsets[i]), SEEK_SET) == 0 && std::fwrite(b->data(), 1, b->bytes, f) == b->bytes;
-  }
-  ok = std::fclose(f) == 0 && ok;
-  if (!ok) throw Napi::Error::New(info.Env(), "cannot write " + path + ": " + std::strerror(errno));
-  return info.Env().Undefined();
-}
-
-// loadPacked(path, offset, bytes) → handle: one cached tensor read straight into engine memory
-Napi::Value LoadPacked(const Napi::CallbackInfo& info) {
-  const std::string path = info[0].As<Napi::String>();
-  const int64_t offset = i64(info, 1), bytes = i64(info, 2);
-  auto b = std::make_shared<vip::Buffer>(size_t(bytes), false);
-  FILE* f = std::fopen(path.c_str(), "rb");
-  bool ok = f && std::fseek(f, long(offset), SEEK_SET) == 0 && std::fread(b->data(), 1, size_t(bytes), f) == size_t(bytes);
-  if (f) std::fclose(f);
-  if (!ok) throw Napi::Error::New(info.Env(), "cannot read " + std::to_string(bytes) + " bytes at " + std::to_string(offset) + " of " + path);
-  return wrap(info.Env(), b);
+// bytesOf(handle) → Uint8Array: a copy of a buffer's bytes (a packed weight exported for a cache; complete,
+// packWeight having waited for it)
+Napi::Value BytesOf(const Napi::CallbackInfo& info) {
+  BufferPtr b = buf(info[0]);
+  auto out = Napi::Uint8Array::New(info.Env(), b->bytes);
+  std::memcpy(out.Data(), b->data(), b->bytes);
+  return out;
 }
 
 Napi::Value PackedBytes(const Napi::CallbackInfo& info) {
@@ -380,6 +356,30 @@ Napi::Value Widen(const Napi::CallbackInfo& info) {
 
 // copy2d(dst, dstOffset, dstStride, src, srcOffset, srcStride, rows, rowLength, dstType, srcType), in elements;
 // the types are float32 or float16 (the KV cache), converted as they are copied (rounding to nearest even).
+// im2col(dst, src, images, channels, size, patch): float32 pixels [N, C, S, S] → one row per patch, row-major
+// over the grid, columns ordered (channel, ky, kx) as a conv weight [hidden, C, p, p] flattens
+Napi::Value Im2col(const Napi::CallbackInfo& info) {
+  BufferPtr d = buf(info[0]), s = buf(info[1]);
+  const int64_t images = i64(info, 2), ch = i64(info, 3), size = i64(info, 4), p = i64(info, 5);
+  submit("im2col", [=] {
+    const int64_t side = size / p, len = ch * p * p;
+    const float* in = static_cast<const float*>(s->data());
+    float* out = static_cast<float*>(d->data());
+    ctx().pool.run(images * side, 1, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {  // one row of patches of one image
+        const int64_t n = r / side, py = r % side;
+        for (int64_t px = 0; px < side; ++px) {
+          float* o = out + ((n * side + py) * side + px) * len;
+          for (int64_t c = 0; c < ch; ++c)
+            for (int64_t ky = 0; ky < p; ++ky, o += p)
+              std::memcpy(o, in + ((n * ch + c) * size + py * p + ky) * size + px * p, size_t(p) * 4);
+        }
+      }
+    });
+  });
+  return info.Env().Undefined();
+}
+
 Napi::Value Copy2d(const Napi::CallbackInfo& info) {
   BufferPtr d = buf(info[0]), s = buf(info[3]);
   const int64_t doff = i64(info, 1), dstride = i64(info, 2), soff = i64(info, 4), sstride = i64(info, 5), rows = i64(info, 6), len = i64(info, 7);
@@ -503,8 +503,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   }
   const std::pair<const char*, Napi::Function::Callback> fns[] = {
       {"info", Info}, {"setThreads", SetThreads}, {"setKernels", SetKernels}, {"alloc", Alloc}, {"release", Release}, {"fromHost", FromHost},
-      {"packWeight", PackWeight}, {"packBuffer", PackBuffer}, {"packedBytes", PackedBytes}, {"savePacked", SavePacked}, {"loadPacked", LoadPacked}, {"read", Read}, {"readPacked", ReadPacked}, {"limits", Limits}, {"flush", Flush}, {"setProfiling", SetProfiling}, {"profile", GetProfile}, {"widen", Widen},
-      {"copy2d", Copy2d}, {"gather", Gather}, {"linear", Linear}, {"add", Add}, {"mul", Mul}, {"activation", Activation},
+      {"packWeight", PackWeight}, {"packBuffer", PackBuffer}, {"packedBytes", PackedBytes}, {"bytesOf", BytesOf}, {"read", Read}, {"readPacked", ReadPacked}, {"limits", Limits}, {"flush", Flush}, {"setProfiling", SetProfiling}, {"profile", GetProfile}, {"widen", Widen},
+      {"copy2d", Copy2d}, {"im2col", Im2col}, {"gather", Gather}, {"linear", Linear}, {"add", Add}, {"mul", Mul}, {"activation", Activation},
       {"layerNorm", LayerNorm}, {"rmsNorm", RmsNorm}, {"rope", Rope}, {"attention", Attention},
   };
   for (const auto& [name, fn] : fns) exports.Set(name, Napi::Function::New(env, fn, name));

@@ -1,5 +1,6 @@
 /** Shape arithmetic and checks that every engine shares, so they refuse the same inputs with the same words. */
 import { VipLlavaError } from '../errors.js';
+import type { PositionInputs } from './backend.js';
 
 export const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
 
@@ -15,4 +16,48 @@ export function writeAtSpan(dst: readonly number[], src: readonly number[], dim:
   const total = dst[dim];
   if (offset + n > total) throw new VipLlavaError(`writeAt: ${offset}+${n} exceeds ${total} along dim ${dim}`);
   return { outer: product(dst.slice(0, dim)), inner: product(dst.slice(dim + 1)), n, total };
+}
+
+/**
+ * im2col for a stride-equals-kernel convolution: pixels [N, C, S, S] → one row per patch (row-major over the
+ * grid), its columns ordered (channel, ky, kx) as a conv weight [hidden, C, p, p] flattens.
+ */
+export function im2col(pixels: Float32Array, dims: readonly number[], patch: number): { cols: Float32Array; patches: number; patchLen: number } {
+  const [numImages, ch, size, width] = dims;
+  if (dims.length !== 4 || size !== width || size % patch !== 0) {
+    throw new VipLlavaError(`patchEmbed: pixels [${dims.join(', ')}] are not square images divisible into ${patch}-pixel patches`);
+  }
+  const side = size / patch;
+  const patchLen = ch * patch * patch;
+  const cols = new Float32Array(numImages * side * side * patchLen);
+  let o = 0;
+  for (let n = 0; n < numImages; n++) {
+    for (let py = 0; py < side; py++) {
+      for (let px = 0; px < side; px++) {
+        for (let c = 0; c < ch; c++) {
+          for (let ky = 0; ky < patch; ky++) {
+            const row = ((n * ch + c) * size + py * patch + ky) * size + px * patch;
+            for (let kx = 0; kx < patch; kx++) cols[o++] = pixels[row + kx];
+          }
+        }
+      }
+    }
+  }
+  return { cols, patches: side * side, patchLen };
+}
+
+/** The conv weight's patch size, checked against the pixels' channels. */
+export function patchOf(pixels: readonly number[], weight: readonly number[]): number {
+  if (weight.length !== 4 || weight[2] !== weight[3] || weight[1] !== pixels[1]) {
+    throw new VipLlavaError(`patchEmbed: weight [${weight.join(', ')}] does not fit pixels [${pixels.join(', ')}]`);
+  }
+  return weight[2];
+}
+
+/** The rope inputs of a forward, checked against x's rows. */
+export function ropeInputs(inputs: PositionInputs, rows: number): { positions: Int32Array; invFreq: Float32Array; scaling: number } {
+  const { positions, invFreq, ropeScaling = 1 } = inputs.host;
+  if (!positions || !invFreq) throw new VipLlavaError('rope: the position inputs carry no positions or frequencies');
+  if (positions.length !== rows) throw new VipLlavaError(`rope: ${positions.length} positions for ${rows} rows`);
+  return { positions, invFreq, scaling: ropeScaling };
 }

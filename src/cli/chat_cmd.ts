@@ -4,7 +4,7 @@
  * Ctrl-D, or /exit) leaves.
  */
 import { createInterface } from 'node:readline';
-import { ChatSession, StopStringFilter, VipLlavaForConditionalGeneration, VipLlavaProcessor, type ImageInput, type ResolveOptions } from '../index.js';
+import { ChatSession, StopStringFilter, VipLlavaForConditionalGeneration, VipLlavaProcessor, type ImageInput, type ResolveOptions } from '../index.node.js';
 import { generationOptions } from './generation_flags.js';
 import { promptedInputs } from './generate_cmd.js';
 

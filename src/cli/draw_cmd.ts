@@ -1,5 +1,5 @@
 /** `vipllava draw`: visual prompts drawn on an image as ViP-LLaVA's data was, saved to a file. */
-import { saveImage } from '../index.js';
+import { saveImage } from '../index.node.js';
 import { UsageError } from './generation_flags.js';
 import { drawOnImage, visualPrompts } from './visual_prompt_flags.js';
 

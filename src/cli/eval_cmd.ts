@@ -1,6 +1,6 @@
 /** `vipllava eval`: the held-out split of the synthetic task through this engine, next to transformers' answers. */
 import { accuracyTable, evaluateHeldout, type AccuracyRow } from '../evaluation/heldout.js';
-import { VipLlavaForConditionalGeneration, VipLlavaProcessor, type ResolveOptions } from '../index.js';
+import { VipLlavaForConditionalGeneration, VipLlavaProcessor, type ResolveOptions } from '../index.node.js';
 
 export interface EvalArgs {
   model: string;

@@ -1,5 +1,5 @@
 /** `vipllava generate`: one question about zero or more images, the answer streamed as it is produced. */
-import { StopStringFilter, VipLlavaForConditionalGeneration, VipLlavaProcessor, type ChatMessage, type ContentPart, type ImageInput, type ResolveOptions } from '../index.js';
+import { StopStringFilter, VipLlavaForConditionalGeneration, VipLlavaProcessor, type ChatMessage, type ContentPart, type ImageInput, type ResolveOptions } from '../index.node.js';
 import { generationOptions, UsageError } from './generation_flags.js';
 import { cropWarnings, drawOnImage, fillPromptText, visualPrompts } from './visual_prompt_flags.js';
 

@@ -1,5 +1,5 @@
 /** Generation flags shared by `generate` and `chat`, turned into GenerationOptions. */
-import type { GenerationOptions } from '../index.js';
+import type { GenerationOptions } from '../index.node.js';
 
 export class UsageError extends Error {}
 

@@ -1,21 +1,14 @@
 /** `vipllava info`: what a checkpoint holds, without loading its weights, and the engine that would run it. */
-import { NativeBackend, Snapshot, VipLlavaConfig, VipLlavaForConditionalGeneration, VipLlavaProcessor, type ResolveOptions } from '../index.js';
+import { createBackend, loadConfig, openCheckpoint, VipLlavaForConditionalGeneration, VipLlavaProcessor, type FromPretrainedOptions } from '../index.node.js';
 
-/** The engine a load would choose here: the native one's kernel set and what bfloat16 computes with, or why not. */
-function engineLine(): string {
-  if (process.env.VIPLLAVA_ENGINE === 'reference') return 'engine         reference (TypeScript, fp32 compute; $VIPLLAVA_ENGINE)';
-  try {
-    const i = new NativeBackend().info();
-    const bf16 = i.bf16dot ? 'bf16 products' : 'fp32 compute from bf16 storage (no bf16 dot products here)';
-    return `engine         native, ${i.isa} kernels (${i.instructions}), ${i.threads} threads; bfloat16: ${bf16}; this CPU runs ${i.kernelSets.join(', ')}`;
-  } catch (e) {
-    return `engine         reference (${(e as Error).message})`;
-  }
+/** The engine a load with these options would run on: its kernel set and what bfloat16 computes with. */
+async function engineLine(options: FromPretrainedOptions): Promise<string> {
+  return `engine         ${(await createBackend(options)).describe()}`;
 }
 
-export async function infoCommand(model: string, hub: ResolveOptions): Promise<string> {
-  const snapshot = Snapshot.open(model, hub);
-  const c = await VipLlavaConfig.fromPretrained(model, hub);
+export async function infoCommand(model: string, hub: FromPretrainedOptions): Promise<string> {
+  const snapshot = openCheckpoint(model, hub);
+  const c = await loadConfig(snapshot);
   const v = c.vision_config;
   const t = c.text_config;
   const params = [...VipLlavaForConditionalGeneration.parameterShapes(c).values()].reduce((s, sh) => s + sh.reduce((a, b) => a * b, 1), 0);
@@ -26,7 +19,7 @@ export async function infoCommand(model: string, hub: ResolveOptions): Promise<s
     `feature layers ${JSON.stringify(c.vision_feature_layers)} → projector ${c.projectorInputSize} → ${t.hidden_size}`,
     `text           ${t.model_type}, ${t.num_hidden_layers} layers, hidden ${t.hidden_size}, heads ${t.num_attention_heads}/${t.num_key_value_heads} kv, vocab ${t.vocab_size}, rope ${t.rope_parameters.rope_type} θ=${t.rope_parameters.rope_theta}${t.sliding_window ? `, sliding window ${t.sliding_window}` : ''}`,
     `parameters     ${(params / 1e6).toFixed(2)} M (${c.dtype ?? 'dtype not stated'}), weights in ${index ? 'shards (model.safetensors.index.json)' : 'model.safetensors'}`,
-    engineLine(),
+    await engineLine(hub),
   ];
   if (await snapshot.optionalFile('tokenizer.json')) {
     const p = await VipLlavaProcessor.fromPretrained(model, hub);

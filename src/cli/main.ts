@@ -1,18 +1,15 @@
 #!/usr/bin/env node
 /** The vipllava command: argument parsing and dispatch; each command uses the public API only. */
 import { parseArgs } from 'node:util';
-import { VipLlavaForConditionalGeneration, VipLlavaProcessor } from '../index.js';
+import { checkLoadOptions, DEFAULT_MODEL, SYNTHETIC_DATA, VipLlavaForConditionalGeneration, VipLlavaProcessor, type FromPretrainedOptions } from '../index.node.js';
 import { chatCommand } from './chat_cmd.js';
 import { generateCommand, parseAspect } from './generate_cmd.js';
 import { GENERATION_FLAGS, GENERATION_HELP, UsageError } from './generation_flags.js';
 import { infoCommand } from './info_cmd.js';
 import { drawCommand } from './draw_cmd.js';
 import { evalCommand } from './eval_cmd.js';
-import { DEFAULT_MODEL, SYNTHETIC_DATA } from '../package_paths.js';
 import { VISUAL_PROMPT_FLAGS, VISUAL_PROMPT_HELP } from './visual_prompt_flags.js';
 import { progressBar } from './progress_bar.js';
-import { WEIGHT_DTYPES, type WeightDtype } from '../weights/load.js';
-import { KV_DTYPES, type KVDtype } from '../backend/backend.js';
 
 const USAGE = `usage:
   vipllava generate [--model <dir|hub-id>] [--image <file> ...] --prompt "<question>" [options]
@@ -133,17 +130,22 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-/** --dtype, --engine, --threads, --quantize-vision and --kv-cache as fromPretrained options, checked. */
-function engineOptions(values: { dtype?: string; engine?: string; threads?: string; 'quantize-vision'?: boolean; 'kv-cache'?: string }) {
-  const dtype = values.dtype as WeightDtype | undefined;
-  if (dtype !== undefined && !WEIGHT_DTYPES.includes(dtype)) throw new UsageError(`--dtype must be one of ${WEIGHT_DTYPES.join(', ')}, got "${dtype}"`);
-  const engine = values.engine as 'auto' | 'native' | 'reference' | undefined;
-  if (engine !== undefined && !['auto', 'native', 'reference'].includes(engine)) throw new UsageError(`--engine must be auto, native or reference, got "${engine}"`);
-  const threads = values.threads === undefined ? undefined : Number(values.threads);
-  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new UsageError(`--threads must be a positive integer, got "${values.threads}"`);
-  const kvCacheDtype = values['kv-cache'] as KVDtype | undefined;
-  if (kvCacheDtype !== undefined && !KV_DTYPES.includes(kvCacheDtype)) throw new UsageError(`--kv-cache must be one of ${KV_DTYPES.join(', ')}, got "${kvCacheDtype}"`);
-  return { dtype, engine, threads, quantizeVision: values['quantize-vision'] || undefined, kvCacheDtype };
+const FLAG_OF: Record<string, string> = { dtype: '--dtype', engine: '--engine', threads: '--threads', kvCacheDtype: '--kv-cache', device: '--device' };
+
+/** --dtype, --engine, --threads, --quantize-vision and --kv-cache as fromPretrained options, checked by the library (errors name the flags). */
+function engineOptions(values: { dtype?: string; engine?: string; threads?: string; 'quantize-vision'?: boolean; 'kv-cache'?: string }): FromPretrainedOptions {
+  const options = {
+    dtype: values.dtype,
+    engine: values.engine,
+    threads: values.threads === undefined || Number.isNaN(Number(values.threads)) ? values.threads : Number(values.threads), // "abc" is refused as given
+    quantizeVision: values['quantize-vision'] || undefined,
+    kvCacheDtype: values['kv-cache'],
+  } as FromPretrainedOptions;
+  try {
+    return checkLoadOptions(options, (option) => FLAG_OF[option] ?? option);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }
 
 const argv = process.argv.slice(2);

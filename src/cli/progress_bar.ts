@@ -1,4 +1,4 @@
-import type { ProgressEvent } from '../index.js';
+import type { ProgressEvent } from '../index.node.js';
 
 const MB = 1024 * 1024;
 

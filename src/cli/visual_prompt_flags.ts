@@ -3,7 +3,7 @@
  * that order); --shape and --color, repeated, apply to them in the same order. The first prompt is red unless
  * a colour is given; later ones get distinct palette colours.
  */
-import { cropWarnings, drawVisualPrompts, loadImage, SHAPES, type DrawnPrompt, type RgbImage, type ShapeName, type VisualPrompt } from '../index.js';
+import { cropWarnings, drawVisualPrompts, loadImage, SHAPES, type DrawnPrompt, type RgbImage, type ShapeName, type VisualPrompt } from '../index.node.js';
 import { UsageError } from './generation_flags.js';
 
 export const VISUAL_PROMPT_FLAGS = {

@@ -1,4 +1,4 @@
-import { ACTIVATIONS, type Activation } from '../backend/backend.js';
+import { ACTIVATIONS, type Activation } from '../vocabulary.js';
 import { Fields } from './fields.js';
 
 /** CLIPVisionConfig, with transformers' class defaults for every field a config.json may leave out. */

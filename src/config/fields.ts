@@ -1,6 +1,6 @@
 /** Typed reads from a parsed config.json object; every error names the field by its path. */
-import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
+import type { FloatDtype } from '../vocabulary.js';
 
 export type Json = Record<string, unknown>;
 
@@ -91,23 +91,8 @@ export class Fields {
 }
 
 /** The checkpoint dtype from `dtype` (5.x) or `torch_dtype` (4.x). */
-export function readDtype(f: Fields): 'float32' | 'float16' | 'bfloat16' | null {
+export function readDtype(f: Fields): FloatDtype | null {
   const key = f.has('dtype') ? 'dtype' : f.has('torch_dtype') ? 'torch_dtype' : null;
   if (!key) return null;
-  return f.oneOf(key, 'float32', ['float32', 'float16', 'bfloat16'] as const);
-}
-
-/** Reads and parses a JSON file; errors name the file. */
-export async function readJson(file: string): Promise<Json> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`cannot read ${file}: ${(e as Error).message}`);
-  }
-  try {
-    return JSON.parse(text) as Json;
-  } catch (e) {
-    throw new ConfigError(`${file} is not valid JSON: ${(e as Error).message}`);
-  }
+  return f.oneOf<FloatDtype>(key, 'float32', ['float32', 'float16', 'bfloat16']);
 }

@@ -1,4 +1,4 @@
-import { Fields, isObject, readJson } from './fields.js';
+import { Fields, isObject } from './fields.js';
 import { ConfigError } from '../errors.js';
 
 /**
@@ -121,8 +121,4 @@ export function parseGenerationConfig(json: unknown, source = 'generation_config
     max_time: f.has('max_time') ? f.num('max_time', 0, { positive: true }) : null,
     stop_strings: stops == null ? null : typeof stops === 'string' ? [stops] : (stops as string[]),
   };
-}
-
-export async function readGenerationConfig(file: string | null): Promise<GenerationConfig> {
-  return file ? parseGenerationConfig(await readJson(file), file) : { ...DEFAULT_GENERATION_CONFIG };
 }

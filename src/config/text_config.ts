@@ -1,4 +1,4 @@
-import { ACTIVATIONS, type Activation } from '../backend/backend.js';
+import { ACTIVATIONS, type Activation, type FloatDtype } from '../vocabulary.js';
 import { Fields, isObject, readDtype } from './fields.js';
 
 export type RopeType = 'default' | 'linear' | 'dynamic' | 'llama3';
@@ -41,7 +41,7 @@ export interface TextConfig {
   use_cache: boolean;
   /** Llama only; transformers 5.x ignores it at inference, as this library does. */
   pretraining_tp: number;
-  dtype: 'float32' | 'float16' | 'bfloat16' | null;
+  dtype: FloatDtype | null;
 }
 
 const LLAMA = {

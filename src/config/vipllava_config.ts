@@ -1,8 +1,7 @@
-import { ACTIVATIONS, type Activation } from '../backend/backend.js';
+import { ACTIVATIONS, type Activation, type FloatDtype } from '../vocabulary.js';
 import { ConfigError } from '../errors.js';
-import { resolveFile, type ResolveOptions } from '../hub/resolve.js';
 import { CLIP_VIT_L_14_336, numPatches, parseClipVisionConfig, type ClipVisionConfig } from './clip_vision_config.js';
-import { Fields, isObject, readDtype, readJson } from './fields.js';
+import { Fields, isObject, readDtype } from './fields.js';
 import { parseTextConfig, type TextConfig } from './text_config.js';
 
 /**
@@ -20,7 +19,7 @@ export class VipLlavaConfig {
   vision_feature_layers: number | number[];
   image_seq_length: number;
   pad_token_id: number | null;
-  dtype: 'float32' | 'float16' | 'bfloat16' | null;
+  dtype: FloatDtype | null;
 
   private constructor(f: Fields) {
     if (!f.has('model_type')) f.fail('model_type', 'is missing (expected "vipllava")');
@@ -57,12 +56,6 @@ export class VipLlavaConfig {
   static fromDict(json: unknown, source = 'config.json'): VipLlavaConfig {
     if (!isObject(json)) throw new ConfigError(`${source}: expected a JSON object`);
     return new VipLlavaConfig(new Fields(json, '', source));
-  }
-
-  /** Reads config.json from a local folder, the Hugging Face cache, or the hub. */
-  static async fromPretrained(pathOrId: string, options: ResolveOptions = {}): Promise<VipLlavaConfig> {
-    const file = await resolveFile(pathOrId, 'config.json', options);
-    return VipLlavaConfig.fromDict(await readJson(file), file);
   }
 
   /** Indices into the vision tower's hidden_states tuple (0 = embeddings), in list order. */

@@ -6,12 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { InputError } from '../errors.js';
-import type { VipLlavaForConditionalGeneration } from '../models/vipllava.js';
-import { loadImage, type RgbImage } from '../processor/image.js';
-import type { VipLlavaProcessor } from '../processor/processor.js';
-import { drawPlan } from '../visual_prompts/draw.js';
-import type { Plan } from '../visual_prompts/shapes.js';
+import { drawPlan, InputError, loadImage, type Plan, type RgbImage, type VipLlavaForConditionalGeneration, type VipLlavaProcessor } from '../index.node.js';
 
 export interface HeldoutItem {
   image: string;

@@ -5,10 +5,12 @@
  * numBeams, the best numBeams that did not continue running; the loop ends when no running beam can beat the
  * finished ones (early-stopping heuristics), or at the length limit. Scores are float32 as in torch.
  */
-import type { VipLlavaForConditionalGeneration } from '../models/vipllava.js';
+import { nextTurn } from '../platform.js';
+import { Rng } from '../rng.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { decodeStep, MaskState, nextTurn, prefill, toTensor, type GenerateOptions, type Prepared } from './generate.js';
-import { logSoftmax, Rng, sampleWithoutReplacement } from './sampling.js';
+import type { GenerateOptions } from './options.js';
+import { logSoftmax, sampleWithoutReplacement } from './sampling.js';
+import { decodeStep, MaskState, prefill, toTensor, type GenerativeModel, type Prepared } from './steps.js';
 import { StopStringMatcher } from './stopping.js';
 
 const f32 = Math.fround;
@@ -36,7 +38,7 @@ function topIndices(values: ArrayLike<number>, k: number): number[] {
   return best;
 }
 
-export async function beamSearch(model: VipLlavaForConditionalGeneration, p: Prepared, o: GenerateOptions): Promise<Tensor<'int64'>> {
+export async function beamSearch(model: GenerativeModel, p: Prepared, o: GenerateOptions): Promise<Tensor<'int64'>> {
   const s = p.settings;
   const nb = s.numBeams;
   const B = p.batch;

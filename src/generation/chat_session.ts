@@ -5,16 +5,16 @@
  * the from-scratch run's, token for token.
  */
 import type { DeviceTensor } from '../backend/backend.js';
+import * as ops from '../backend/ops.js';
 import { InputError } from '../errors.js';
 import type { KVCache } from '../models/kv_cache.js';
-import type { VipLlavaForConditionalGeneration } from '../models/vipllava.js';
 import type { BuiltinTemplate, ChatMessage, ContentPart } from '../processor/chat_template.js';
 import type { ImageInput } from '../processor/image.js';
 import type { ImageAspectRatio } from '../processor/image_processor.js';
 import type { VipLlavaProcessor } from '../processor/processor.js';
-import * as ops from '../tensor/ops.js';
-import { decodeTokens, prepare, type FinishReason, type TokenEvent } from './generate.js';
+import { decodeTokens, type FinishReason, type TokenEvent } from './generate.js';
 import type { GenerationOptions } from './options.js';
+import { prefillSuffix, prepare, type GenerativeModel } from './steps.js';
 
 export interface ChatSessionOptions {
   /** "hub", "llava_v1", Jinja source, or undefined for the checkpoint's template. */
@@ -41,7 +41,7 @@ export class ChatSession {
   private cachedIds: number[] = [];
 
   constructor(
-    readonly model: VipLlavaForConditionalGeneration,
+    readonly model: GenerativeModel,
     readonly processor: VipLlavaProcessor,
     readonly options: ChatSessionOptions = {},
   ) {}
@@ -89,10 +89,7 @@ export class ChatSession {
 
     const newRuns = runs.map((r, i) => ({ ...r, i })).filter((r) => r.start >= reuse);
     const imageFeatures = newRuns.length === 0 ? null : newRuns.length === 1 ? this.features[newRuns[0].i] : ops.concat(newRuns.map((r) => this.features[r.i]), 0);
-    const suffix = Int32Array.from(ids.slice(reuse));
-    const positions = Int32Array.from(suffix, (_, k) => reuse + k);
-    const last = this.model.step({ ids: suffix, batch: 1, seq: suffix.length, positions, cache: this.cache, imageFeatures, logitsToKeep: 1 });
-    const logits = await ops.read(last);
+    const logits = await prefillSuffix(this.model, ids, this.cache, imageFeatures);
     this.cachedIds = ids.slice();
 
     const p = prepare(this.model, { ...options, inputIds: [ids] });

@@ -6,6 +6,7 @@ import type { GenerationConfig } from '../config/generation_config.js';
 import type { TextConfig } from '../config/text_config.js';
 import { InputError } from '../errors.js';
 import type { VipLlavaTokenizer } from '../processor/tokenizer.js';
+import type { IntInput, Tensor } from '../tensor/tensor.js';
 import * as lp from './logits_process.js';
 
 export interface GenerationOptions {
@@ -48,6 +49,14 @@ export interface GenerationOptions {
   tokenizer?: VipLlavaTokenizer;
   /** Streamed events carry the log-probability of each chosen token under the processed distribution. */
   outputLogprobs?: boolean;
+}
+
+/** What generate() and generateStream() take: the prompt (and images) with the generation options. */
+export interface GenerateOptions extends GenerationOptions {
+  inputIds: IntInput;
+  /** 0 marks left padding. Inferred from the pad token when absent, as transformers does. */
+  attentionMask?: IntInput;
+  pixelValues?: Tensor;
 }
 
 export interface ResolvedGeneration {

@@ -11,7 +11,6 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 
 export const COMMIT_HASH = /^[0-9a-f]{40}$/;
-export const REPO_ID = /^[A-Za-z0-9][\w.-]*(\/[A-Za-z0-9][\w.-]*)?$/;
 
 /** $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub ($XDG_CACHE_HOME honoured). */
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {

@@ -8,7 +8,7 @@ import { dirname, join, relative } from 'node:path';
 import { HubError } from '../errors.js';
 import { noExistPath, snapshotPath, COMMIT_HASH } from './cache.js';
 
-import type { DownloadProgress } from './progress.js';
+import type { DownloadProgress } from '../io/progress.js';
 
 export interface HubRequest {
   endpoint: string;

@@ -6,23 +6,11 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { HubError } from '../errors.js';
-import { cachedCommit, defaultCacheDir, noExistPath, REPO_ID, repoFolder, snapshotPath } from './cache.js';
+import type { ByteSource } from '../io/byte_source.js';
+import { REPO_ID, type CheckpointFiles, type ResolveOptions } from '../io/checkpoint.js';
+import { FileSource } from '../io/file_source.node.js';
+import { cachedCommit, defaultCacheDir, noExistPath, repoFolder, snapshotPath } from './cache.js';
 import { downloadFile, type HubRequest } from './download.js';
-import type { OnProgress } from './progress.js';
-
-export interface ResolveOptions {
-  /** Branch, tag or commit on the hub (default "main"). */
-  revision?: string;
-  /** Hub cache folder (default $HF_HUB_CACHE, $HF_HOME/hub or ~/.cache/huggingface/hub). */
-  cacheDir?: string;
-  /** Hub address (default $HF_ENDPOINT or https://huggingface.co). */
-  endpoint?: string;
-  /** Access token (default $HF_TOKEN, else the token file huggingface_hub saves at login). */
-  token?: string;
-  /** Never touch the network (default: on when $HF_HUB_OFFLINE is 1/true). */
-  localFilesOnly?: boolean;
-  onProgress?: OnProgress;
-}
 
 function envToken(env: NodeJS.ProcessEnv): string | undefined {
   if (env.HF_TOKEN) return env.HF_TOKEN;
@@ -34,8 +22,8 @@ function envToken(env: NodeJS.ProcessEnv): string | undefined {
   }
 }
 
-/** A checkpoint's files, wherever they live. */
-export class Snapshot {
+/** A checkpoint's files on this machine: a folder, or a hub repository's snapshot in the cache (downloading what is missing). */
+export class Snapshot implements CheckpointFiles {
   private constructor(
     /** A local folder, or null for a hub repository. */
     private readonly folder: string | null,
@@ -74,8 +62,19 @@ export class Snapshot {
     return this.commit && this.hub ? join(this.hub.repoDir, 'snapshots', this.commit) : null;
   }
 
+  /** `file`, downloading it if needed; null if the checkpoint has no such file. */
+  async optionalFile(file: string): Promise<ByteSource | null> {
+    const path = await this.optionalPath(file);
+    return path === null ? null : new FileSource(path);
+  }
+
+  /** `file`; an error naming the checkpoint if it has none. */
+  async file(file: string): Promise<ByteSource> {
+    return new FileSource(await this.path(file));
+  }
+
   /** Path of `file`, downloading it if needed; null if the checkpoint has no such file. */
-  async optionalFile(file: string): Promise<string | null> {
+  async optionalPath(file: string): Promise<string | null> {
     if (this.folder) {
       const p = join(this.folder, file);
       return existsSync(p) ? p : null;
@@ -100,17 +99,12 @@ export class Snapshot {
   }
 
   /** Path of `file`; an error naming the checkpoint if it has none. */
-  async file(file: string): Promise<string> {
-    const p = await this.optionalFile(file);
+  async path(file: string): Promise<string> {
+    const p = await this.optionalPath(file);
     if (!p) {
       const where = this.folder ?? (this.hub!.offline ? `the cache (offline) for ${this.description}` : this.description);
       throw new HubError(`${file} not found in ${where}`);
     }
     return p;
   }
-}
-
-/** Path of one required file of a checkpoint. */
-export async function resolveFile(pathOrId: string, file: string, options: ResolveOptions = {}): Promise<string> {
-  return Snapshot.open(pathOrId, options).file(file);
 }

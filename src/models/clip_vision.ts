@@ -5,7 +5,7 @@
  */
 import type { DeviceTensor } from '../backend/backend.js';
 import type { ClipVisionConfig } from '../config/clip_vision_config.js';
-import * as ops from '../tensor/ops.js';
+import * as ops from '../backend/ops.js';
 import { Embedding, LayerNorm, Linear, Mlp, Module, Parameter } from './modules.js';
 
 /** Conv2d with stride = kernel and no bias; its weight is [hidden, channels, patch, patch]. */
@@ -13,7 +13,13 @@ class PatchEmbedding extends Module {
   weight: Parameter;
   constructor(c: ClipVisionConfig) {
     super();
-    this.weight = new Parameter([c.hidden_size, c.num_channels, c.patch_size, c.patch_size], true); // used as a linear over patches
+    // the engine applies it as a linear over the flattened patches, so it is packed as one
+    this.weight = new Parameter([c.hidden_size, c.num_channels, c.patch_size, c.patch_size], { linear: true, quantize: 'opt-in' });
+  }
+
+  /** pixels [N, C, S, S] → [N, P, hidden] */
+  forward(pixels: DeviceTensor): DeviceTensor {
+    return ops.patchEmbed(pixels, this.weight.value);
   }
 }
 
@@ -30,28 +36,10 @@ class ClipVisionEmbeddings extends Module {
   }
 
   /** pixels [N, C, S, S] → [N, 1 + P, hidden] */
-  forward(pixels: Float32Array, numImages: number): DeviceTensor {
-    const { num_channels: ch, image_size: size, patch_size: p, hidden_size: hidden } = this.c;
-    const side = size / p;
-    const patchLen = ch * p * p;
-    // im2col: one row per patch (row-major over the grid), columns ordered (channel, ky, kx) like the conv weight.
-    const cols = new Float32Array(numImages * side * side * patchLen);
-    let o = 0;
-    for (let n = 0; n < numImages; n++) {
-      for (let py = 0; py < side; py++) {
-        for (let px = 0; px < side; px++) {
-          for (let c = 0; c < ch; c++) {
-            for (let ky = 0; ky < p; ky++) {
-              const row = ((n * ch + c) * size + py * p + ky) * size + px * p;
-              for (let kx = 0; kx < p; kx++) cols[o++] = pixels[row + kx];
-            }
-          }
-        }
-      }
-    }
-    const weight = this.patch_embedding.weight.value;
-    const patches = weight.backend.fromHost(cols, [numImages, side * side, patchLen]);
-    const patchEmbeds = ops.linear(patches, ops.reshape(weight, [hidden, patchLen])); // [N, P, hidden]
+  forward(pixels: DeviceTensor): DeviceTensor {
+    const [numImages] = pixels.dims;
+    const hidden = this.c.hidden_size;
+    const patchEmbeds = this.patch_embedding.forward(pixels); // [N, P, hidden]
     const cls = ops.expand(ops.reshape(this.class_embedding.value, [1, 1, hidden]), [numImages, 1, hidden]);
     const embeddings = ops.concat([cls, patchEmbeds], 1); // [N, 1 + P, hidden]
     return ops.add(embeddings, this.position_embedding.weight.value);
@@ -67,10 +55,10 @@ class ClipAttention extends Module {
   constructor(private readonly c: ClipVisionConfig) {
     super();
     const h = c.hidden_size;
-    this.q_proj = new Linear(h, h, true);
-    this.k_proj = new Linear(h, h, true);
-    this.v_proj = new Linear(h, h, true);
-    this.out_proj = new Linear(h, h, true);
+    this.q_proj = new Linear(h, h, true, 'opt-in');
+    this.k_proj = new Linear(h, h, true, 'opt-in');
+    this.v_proj = new Linear(h, h, true, 'opt-in');
+    this.out_proj = new Linear(h, h, true, 'opt-in');
   }
 
   /** Full bidirectional attention over x [N, T, hidden]. */
@@ -98,7 +86,7 @@ class ClipEncoderLayer extends Module {
     super();
     this.self_attn = new ClipAttention(c);
     this.layer_norm1 = new LayerNorm(c.hidden_size, c.layer_norm_eps);
-    this.mlp = new Mlp(c.hidden_size, c.intermediate_size, c.hidden_act);
+    this.mlp = new Mlp(c.hidden_size, c.intermediate_size, c.hidden_act, 'opt-in');
     this.layer_norm2 = new LayerNorm(c.hidden_size, c.layer_norm_eps);
   }
 
@@ -132,11 +120,11 @@ export class ClipVisionModel extends Module {
   }
 
   /**
-   * hidden_states[0..upTo] for pixels [N, C, S, S]; layers past `upTo` are not run (transformers runs them
+   * hidden_states[0..upTo] for pixels [N, C, S, S] (on the engine); layers past `upTo` are not run (transformers runs them
    * all, but their outputs are never selected).
    */
-  forward(pixels: Float32Array, numImages: number, upTo = this.c.num_hidden_layers): DeviceTensor[] {
-    let h = this.pre_layrnorm.forward(this.embeddings.forward(pixels, numImages));
+  forward(pixels: DeviceTensor, upTo = this.c.num_hidden_layers): DeviceTensor[] {
+    let h = this.pre_layrnorm.forward(this.embeddings.forward(pixels));
     const states = [h];
     for (const layer of this.encoder.layers.slice(0, upTo)) {
       h = layer.forward(h);

@@ -1,6 +1,7 @@
-import type { Backend, DeviceTensor, KVDtype } from '../backend/backend.js';
+import type { Backend, DeviceTensor } from '../backend/backend.js';
+import type { KVDtype } from '../vocabulary.js';
 import { InputError } from '../errors.js';
-import * as ops from '../tensor/ops.js';
+import * as ops from '../backend/ops.js';
 
 /**
  * Keys (after RoPE) and values of every text layer, preallocated in backend memory as

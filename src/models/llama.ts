@@ -2,25 +2,30 @@
  * The Llama text model (modeling_llama.py), which with a sliding window is also Mistral's: pre-norm decoder
  * layers with RMSNorm, rotary attention with grouped KV heads, and a SiLU-gated MLP.
  */
-import type { DeviceTensor } from '../backend/backend.js';
+import type { DeviceTensor, PositionInputs } from '../backend/backend.js';
 import type { TextConfig } from '../config/text_config.js';
-import * as ops from '../tensor/ops.js';
+import * as ops from '../backend/ops.js';
 import type { KVCache } from './kv_cache.js';
 import { Embedding, Linear, Module, RMSNorm } from './modules.js';
 import { RotaryEmbedding } from './rope.js';
 
-/** What every layer of one forward shares. */
-export interface TextForwardContext {
+/** What the text model's caller gives one forward. */
+export interface TextForwardInputs {
   /** One position id per (row, token), [batch·seq]. */
   positions: Int32Array;
-  invFreq: Float32Array;
-  ropeScaling: number;
   /** Where new keys go; null for a forward without cache. */
   cache: KVCache | null;
   /** Keys already in the cache before this forward. */
   pastLength: number;
   /** [batch, pastLength + seq] 1 = attend; undefined when nothing is masked. */
   keyMask?: Uint8Array;
+}
+
+/** What every layer of one forward shares: the position inputs handed to the engine once. */
+interface TextForwardContext {
+  inputs: PositionInputs;
+  cache: KVCache | null;
+  pastLength: number;
 }
 
 class LlamaAttention extends Module {
@@ -44,8 +49,8 @@ class LlamaAttention extends Module {
   /** x [B, S, hidden] → [B, S, hidden] */
   forward(x: DeviceTensor, ctx: TextForwardContext): DeviceTensor {
     const { head_dim: d, num_attention_heads: nh, num_key_value_heads: nkv } = this.c;
-    const q = ops.rope(this.q_proj.forward(x), ctx.positions, d, ctx.invFreq, ctx.ropeScaling); // [B, S, nh·d]
-    let k = ops.rope(this.k_proj.forward(x), ctx.positions, d, ctx.invFreq, ctx.ropeScaling); // [B, S, nkv·d]
+    const q = ops.rope(this.q_proj.forward(x), ctx.inputs, d); // [B, S, nh·d]
+    let k = ops.rope(this.k_proj.forward(x), ctx.inputs, d); // [B, S, nkv·d]
     let v = this.v_proj.forward(x);
     const seq = x.dims[1];
     if (ctx.cache) {
@@ -60,7 +65,7 @@ class LlamaAttention extends Module {
       scale: d ** -0.5,
       kvLength: ctx.pastLength + seq,
       causal: { pastLength: ctx.pastLength },
-      keyMask: ctx.keyMask,
+      keyMask: ctx.inputs,
       slidingWindow: this.c.sliding_window ?? undefined,
     });
     return this.o_proj.forward(out);
@@ -123,14 +128,15 @@ export class LlamaModel extends Module {
   }
 
   /** inputs_embeds [B, S, hidden] → final-norm hidden states [B, S, hidden]; appends to the cache. */
-  forward(inputsEmbeds: DeviceTensor, ctx: Omit<TextForwardContext, 'invFreq' | 'ropeScaling'>): DeviceTensor {
+  forward(inputsEmbeds: DeviceTensor, f: TextForwardInputs): DeviceTensor {
     let maxPosition = 0;
-    for (const p of ctx.positions) if (p > maxPosition) maxPosition = p;
+    for (const p of f.positions) if (p > maxPosition) maxPosition = p;
     const { invFreq, scaling } = this.rotary.forPositions(maxPosition);
-    const full: TextForwardContext = { ...ctx, invFreq, ropeScaling: scaling };
+    const inputs = inputsEmbeds.backend.positionInputs({ positions: f.positions, invFreq, ropeScaling: scaling, keyMask: f.keyMask });
+    const full: TextForwardContext = { inputs, cache: f.cache, pastLength: f.pastLength };
     let h = inputsEmbeds;
     for (const layer of this.layers) h = layer.forward(h, full);
-    ctx.cache?.advance(inputsEmbeds.dims[1]);
+    f.cache?.advance(inputsEmbeds.dims[1]);
     return this.norm.forward(h);
   }
 }

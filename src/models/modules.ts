@@ -3,18 +3,31 @@
  * (`model.language_model.layers.0.self_attn.q_proj.weight`) is its canonical checkpoint key and loading is a
  * lookup.
  */
-import type { Activation, DeviceTensor } from '../backend/backend.js';
-import * as ops from '../tensor/ops.js';
+import type { DeviceTensor } from '../backend/backend.js';
+import * as ops from '../backend/ops.js';
 import { VipLlavaError } from '../errors.js';
+import type { Activation } from '../vocabulary.js';
+
+/**
+ * Whether 8- and 4-bit loads quantise a linear weight: 'always' (the language model), 'opt-in' (the vision
+ * tower and projector, with quantizeVision), 'never' (everything that is not a linear weight).
+ */
+export type Quantize = 'always' | 'opt-in' | 'never';
 
 /** A weight slot: the shape the config implies, and the loaded tensor. */
 export class Parameter {
   private loaded: DeviceTensor | null = null;
-  /** `linear`: the weight of a linear layer ([out, ...in]), which engines may repack and quantise. */
+  /** The weight of a linear layer ([out, ...in]), which engines may repack and quantise. */
+  readonly linear: boolean;
+  readonly quantize: Quantize;
+
   constructor(
     readonly shape: readonly number[],
-    readonly linear = false,
-  ) {}
+    { linear = false, quantize = linear ? 'always' : 'never' }: { linear?: boolean; quantize?: Quantize } = {},
+  ) {
+    this.linear = linear;
+    this.quantize = quantize;
+  }
 
   get value(): DeviceTensor {
     if (!this.loaded) throw new VipLlavaError('parameter used before the checkpoint was loaded');
@@ -48,9 +61,9 @@ export function namedParameters(root: Module, prefix = ''): Map<string, Paramete
 export class Linear extends Module {
   weight: Parameter;
   bias: Parameter | null;
-  constructor(inFeatures: number, outFeatures: number, bias: boolean) {
+  constructor(inFeatures: number, outFeatures: number, bias: boolean, quantize: Quantize = 'always') {
     super();
-    this.weight = new Parameter([outFeatures, inFeatures], true);
+    this.weight = new Parameter([outFeatures, inFeatures], { linear: true, quantize });
     this.bias = bias ? new Parameter([outFeatures]) : null;
   }
 
@@ -111,10 +124,11 @@ export class Mlp extends Module {
     size: number,
     intermediate: number,
     private readonly act: Activation,
+    quantize: Quantize = 'always',
   ) {
     super();
-    this.fc1 = new Linear(size, intermediate, true);
-    this.fc2 = new Linear(intermediate, size, true);
+    this.fc1 = new Linear(size, intermediate, true, quantize);
+    this.fc2 = new Linear(intermediate, size, true, quantize);
   }
 
   forward(x: DeviceTensor): DeviceTensor {

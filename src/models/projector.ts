@@ -1,7 +1,10 @@
-/** VipLlavaMultiModalProjector: LayerNorm over the concatenated layers → linear_1 → act → linear_2. */
+/**
+ * VipLlavaMultiModalProjector: LayerNorm over the concatenated layers → linear_1 → act → linear_2. Its linears
+ * quantise only with quantizeVision, as the vision tower's do.
+ */
 import type { DeviceTensor } from '../backend/backend.js';
 import type { VipLlavaConfig } from '../config/vipllava_config.js';
-import * as ops from '../tensor/ops.js';
+import * as ops from '../backend/ops.js';
 import { LayerNorm, Linear, Module } from './modules.js';
 
 export class VipLlavaMultiModalProjector extends Module {
@@ -14,8 +17,8 @@ export class VipLlavaMultiModalProjector extends Module {
     const inSize = config.projectorInputSize;
     const hidden = config.text_config.hidden_size;
     this.projector_layernorm = new LayerNorm(inSize, config.projector_layernorm_eps);
-    this.linear_1 = new Linear(inSize, hidden, true);
-    this.linear_2 = new Linear(hidden, hidden, true);
+    this.linear_1 = new Linear(inSize, hidden, true, 'opt-in');
+    this.linear_2 = new Linear(hidden, hidden, true, 'opt-in');
   }
 
   /** [N, P, layers·visionHidden] → [N, P, textHidden] */

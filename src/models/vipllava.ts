@@ -1,55 +1,22 @@
 /**
- * VipLlavaForConditionalGeneration: the CLIP tower's selected hidden states (CLS dropped, concatenated) go
- * through the projector and replace the embeddings of the image tokens; the text model and lm_head give
- * logits. Mirrors modeling_vipllava.py in transformers 5.x.
+ * VipLlavaForConditionalGeneration's network: the CLIP tower's selected hidden states (CLS dropped,
+ * concatenated) go through the projector and replace the embeddings of the image tokens; the text model and
+ * lm_head give logits. Mirrors modeling_vipllava.py in transformers 5.x. It runs on the engine it is given;
+ * loading and generation live above it (src/vipllava.ts, generation/).
  */
-import { KV_DTYPES } from '../backend/backend.js';
-import type { Backend, DeviceTensor, KVDtype } from '../backend/backend.js';
-import { ReferenceBackend } from '../backend/cpu/reference_backend.js';
-import { NativeBackend } from '../backend/cpu/native_backend.js';
-import { nativeAddon, nativeFailure } from '../backend/cpu/native_addon.js';
-import { DEFAULT_GENERATION_CONFIG, readGenerationConfig, type GenerationConfig } from '../config/generation_config.js';
-import { VipLlavaConfig } from '../config/vipllava_config.js';
-import { readJson } from '../config/fields.js';
+import type { Backend, DeviceTensor } from '../backend/backend.js';
+import * as ops from '../backend/ops.js';
+import type { GenerationConfig } from '../config/generation_config.js';
+import type { VipLlavaConfig } from '../config/vipllava_config.js';
 import { InputError, VipLlavaError } from '../errors.js';
-import { Snapshot, type ResolveOptions } from '../hub/resolve.js';
-import * as ops from '../tensor/ops.js';
 import { readIntMatrix, readMask, Tensor, type IntInput } from '../tensor/tensor.js';
-import { loadWeights, WEIGHT_DTYPES, weightFiles, type WeightDtype } from '../weights/load.js';
-import { decodeTokens, generate, type GenerateOptions, type TokenEvent } from '../generation/generate.js';
+import type { KVDtype } from '../vocabulary.js';
 import { ClipVisionModel } from './clip_vision.js';
 import { KVCache } from './kv_cache.js';
 import { LlamaModel } from './llama.js';
 import { causalLmLoss } from './loss.js';
-import { Linear, Module, namedParameters } from './modules.js';
+import { Linear, Module, namedParameters, type Parameter } from './modules.js';
 import { VipLlavaMultiModalProjector } from './projector.js';
-
-export interface FromPretrainedOptions extends ResolveOptions {
-  /**
-   * Weights at run time: "auto" keeps the checkpoint's dtype with float32 compute; "float32" / "float16"
-   * convert storage; "bfloat16" computes linear layers in bf16; "q8_0" / "q4_0" quantise the language model's
-   * linear layers (native engine only). See WeightDtype.
-   */
-  dtype?: WeightDtype;
-  /** With q8_0 / q4_0, quantise the vision tower and projector too (default false). */
-  quantizeVision?: boolean;
-  /**
-   * How the KV cache holds keys and values: "float32" (default; what transformers computes in fp32) or
-   * "float16" (half the memory and bandwidth, keys and values rounded to fp16 as llama.cpp's default cache does).
-   */
-  kvCacheDtype?: KVDtype;
-  /** Where to run. Only "cpu" exists so far. */
-  device?: 'cpu';
-  /**
-   * Which CPU engine: "native" (the compiled SIMD engine), "reference" (the plain TypeScript oracle), or "auto"
-   * (default; $VIPLLAVA_ENGINE if set, else native when it loads, saying once when it does not).
-   */
-  engine?: 'auto' | 'native' | 'reference';
-  /** Compute threads of the native engine (default: the physical cores). */
-  threads?: number;
-  /** An engine instance to use instead of `device` / `engine`. */
-  backend?: Backend;
-}
 
 export interface ForwardInputs {
   inputIds: IntInput;
@@ -67,7 +34,7 @@ export interface ForwardInputs {
   cache?: KVCache;
 }
 
-/** One step of a generation loop, on host arrays already checked. */
+/** One forward of the text model, on host arrays already checked (generation's steps and forward() use it). */
 export interface StepInputs {
   ids: Int32Array;
   batch: number;
@@ -92,14 +59,14 @@ class VipLlavaModel extends Module {
   }
 }
 
-export class VipLlavaForConditionalGeneration extends Module {
+export class VipLlavaNetwork extends Module {
   model: VipLlavaModel;
   lm_head: Linear;
 
-  private constructor(
+  constructor(
     readonly config: VipLlavaConfig,
     readonly generationConfig: GenerationConfig,
-    readonly backend: Backend,
+    private readonly engine: Backend | null,
     /** How caches made by createCache() hold keys and values. */
     readonly kvCacheDtype: KVDtype = 'float32',
   ) {
@@ -108,31 +75,15 @@ export class VipLlavaForConditionalGeneration extends Module {
     this.lm_head = new Linear(config.text_config.hidden_size, config.text_config.vocab_size, false);
   }
 
-  /** Loads a checkpoint from a folder, the Hugging Face cache, or the hub (downloading into the cache). */
-  static async fromPretrained(pathOrId: string, options: FromPretrainedOptions = {}): Promise<VipLlavaForConditionalGeneration> {
-    const snapshot = Snapshot.open(pathOrId, options);
-    const configFile = await snapshot.file('config.json');
-    const config = VipLlavaConfig.fromDict(await readJson(configFile), configFile);
-    const generationConfig = await readGenerationConfig(await snapshot.optionalFile('generation_config.json'));
-    const backend = options.backend ?? selectBackend(options);
-    const dtype = options.dtype ?? 'auto';
-    if (!WEIGHT_DTYPES.includes(dtype)) throw new InputError(`dtype must be one of ${WEIGHT_DTYPES.join(', ')}, got "${dtype}"`);
-    const kvCacheDtype = options.kvCacheDtype ?? 'float32';
-    if (!KV_DTYPES.includes(kvCacheDtype)) throw new InputError(`kvCacheDtype must be one of ${KV_DTYPES.join(', ')}, got "${kvCacheDtype}"`);
-    const model = new VipLlavaForConditionalGeneration(config, generationConfig, backend, kvCacheDtype);
-    backend.check({
-      weightDtypes: [dtype === 'auto' ? config.dtype ?? 'float32' : dtype],
-      activations: [config.vision_config.hidden_act, config.text_config.hidden_act, config.projector_hidden_act],
-    });
-    const files = await weightFiles(snapshot);
-    await loadWeights(files, namedParameters(model), backend, { dtype, quantizeVision: options.quantizeVision, onProgress: options.onProgress });
-    return model;
+  /** The engine the weights live on. */
+  get backend(): Backend {
+    if (!this.engine) throw new VipLlavaError('this model was built without an engine (for its parameter shapes only)');
+    return this.engine;
   }
 
-  /** Every parameter the config implies, by canonical checkpoint name, with its shape. */
-  static parameterShapes(config: VipLlavaConfig): Map<string, readonly number[]> {
-    const empty = new VipLlavaForConditionalGeneration(config, { ...DEFAULT_GENERATION_CONFIG }, new ReferenceBackend());
-    return new Map([...namedParameters(empty)].map(([name, p]) => [name, p.shape]));
+  /** Every parameter, by canonical checkpoint name. */
+  parameters(): Map<string, Parameter> {
+    return namedParameters(this);
   }
 
   /** An empty cache for `batchSize` rows of up to `maxLength` positions. */
@@ -141,7 +92,8 @@ export class VipLlavaForConditionalGeneration extends Module {
     return new KVCache(this.backend, t.num_hidden_layers, batchSize, maxLength, t.num_key_value_heads * t.head_dim, this.kvCacheDtype);
   }
 
-  private checkPixels(pixelValues: Tensor): { data: Float32Array; count: number } {
+  /** Pixel values checked against the vision config, on the engine. */
+  private checkPixels(pixelValues: Tensor): DeviceTensor {
     const v = this.config.vision_config;
     if (!(pixelValues instanceof Tensor)) throw new InputError('pixelValues must be a Tensor');
     if (pixelValues.dims.length !== 4) {
@@ -153,20 +105,18 @@ export class VipLlavaForConditionalGeneration extends Module {
     }
     if (c !== v.num_channels) throw new InputError(`pixelValues have ${c} channels but the vision tower expects ${v.num_channels}`);
     if (pixelValues.dtype === 'int32' || pixelValues.dtype === 'int64') throw new InputError('pixelValues must be floating point');
-    return { data: pixelValues.toFloat32(), count: n };
+    return this.backend.fromHost(pixelValues.toFloat32(), [n, c, h, w]);
   }
 
   /** The vision tower's hidden states [0..upTo] (default: all), each [numImages, 1 + patches, visionHidden]. */
   async getVisionHiddenStates(pixelValues: Tensor, upTo?: number): Promise<Tensor[]> {
-    const { data, count } = this.checkPixels(pixelValues);
-    const states = this.model.vision_tower.forward(data, count, upTo);
+    const states = this.model.vision_tower.forward(this.checkPixels(pixelValues), upTo);
     return Promise.all(states.map(async (s) => new Tensor('float32', await ops.read(s), s.dims)));
   }
 
   /** Projected image features, enqueued (not read back). */
   imageFeatures(pixelValues: Tensor): DeviceTensor {
-    const { data, count } = this.checkPixels(pixelValues);
-    const states = this.model.vision_tower.forward(data, count, this.config.visionLayersNeeded);
+    const states = this.model.vision_tower.forward(this.checkPixels(pixelValues), this.config.visionLayersNeeded);
     const patches = this.config.imageTokensPerImage;
     // Each selected state [N, 1 + P, C] loses its CLS row; the list is concatenated on the feature axis.
     const selected = this.config.featureLayerIndices.map((i) => ops.narrow(states[i], 1, 1, patches));
@@ -231,37 +181,4 @@ export class VipLlavaForConditionalGeneration extends Module {
     if (labels.rows !== batch || labels.cols !== seq) throw new InputError(`labels must be [${batch}, ${seq}] like inputIds, got [${labels.rows}, ${labels.cols}]`);
     return { logits, loss: causalLmLoss(logits.data as Float32Array, labels.data, batch, seq, this.config.text_config.vocab_size) };
   }
-
-  /**
-   * Greedy, sampling or beam search, as transformers' generate(): the prompt followed by the new tokens,
-   * [batch · numReturnSequences, length] (int64); finished rows are padded.
-   */
-  generate(options: GenerateOptions): Promise<Tensor<'int64'>> {
-    return generate(this, options);
-  }
-
-  /**
-   * Greedy decoding or sampling, one event per row per token as it is produced (with text, given a
-   * tokenizer). The generator's return value is what generate() would return. Rows finish independently.
-   */
-  generateStream(options: GenerateOptions): AsyncGenerator<TokenEvent, Tensor<'int64'>> {
-    return decodeTokens(this, options);
-  }
-}
-
-let warnedNoNative = false;
-
-function selectBackend({ device, engine = 'auto', threads }: FromPretrainedOptions): Backend {
-  if (device !== undefined && device !== 'cpu') throw new VipLlavaError(`device "${device}" is not available (supported: "cpu")`);
-  const choice = engine === 'auto' ? process.env.VIPLLAVA_ENGINE || 'auto' : engine;
-  if (choice !== 'auto' && choice !== 'native' && choice !== 'reference') {
-    throw new InputError(`engine must be "auto", "native" or "reference", got "${choice}"${engine === 'auto' ? ' (from $VIPLLAVA_ENGINE)' : ''}`);
-  }
-  if (choice === 'reference') return new ReferenceBackend();
-  if (choice === 'native' || nativeAddon()) return new NativeBackend({ threads });
-  if (!warnedNoNative) {
-    warnedNoNative = true;
-    process.emitWarning(`the native CPU engine is not available (${nativeFailure()}); running on the reference TypeScript kernels, which are far slower`, { code: 'VIPLLAVA_NO_NATIVE' });
-  }
-  return new ReferenceBackend();
 }

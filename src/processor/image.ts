@@ -2,11 +2,10 @@
  * Image input: a file path, encoded bytes, or decoded pixels, turned into 8-bit RGB the way transformers'
  * `load_image` does with Pillow: EXIF orientation applied, then `convert("RGB")` — alpha dropped (RGBA, LA),
  * grey replicated, palettes looked up, 16-bit RGB reduced to its high byte and 16-bit grey clamped at 255.
- * Decoding is sharp's (libvips), whose decoders gave the same bytes as Pillow's on every fixture; BMP, which
- * libvips lacks, has a decoder here.
+ * Decoded pixels and BMP (decoded here) need nothing else; files and other formats go through the runtime's
+ * ImageCodec: sharp's libvips in Node (sharp_codec.node.ts), whose decoders gave the same bytes as Pillow's on
+ * every fixture.
  */
-import { readFile, stat } from 'node:fs/promises';
-import sharp, { type Metadata } from 'sharp';
 import { InputError } from '../errors.js';
 import { decodeBmp, isBmp } from './bmp.js';
 
@@ -41,7 +40,7 @@ function describe(input: ImageInput): string {
   return `decoded image ${input.width}×${input.height}`;
 }
 
-function checkSize(name: string, width: number, height: number, maxPixels: number): void {
+export function checkSize(name: string, width: number, height: number, maxPixels: number): void {
   if (!(width > 0 && height > 0)) throw new InputError(`${name}: image has size ${width}×${height}`);
   if (width * height > maxPixels) {
     throw new InputError(`${name}: image is ${width}×${height} = ${width * height} pixels, more than the limit of ${maxPixels} (raise maxPixels to allow it)`);
@@ -49,7 +48,7 @@ function checkSize(name: string, width: number, height: number, maxPixels: numbe
 }
 
 /** Any channel layout → RGB, as PIL's convert("RGB"). */
-function toRgb(data: ArrayLike<number>, width: number, height: number, channels: number, clamp: boolean): Uint8Array {
+export function toRgb(data: ArrayLike<number>, width: number, height: number, channels: number, clamp: boolean): Uint8Array {
   const n = width * height;
   const out = new Uint8Array(n * 3);
   const value = (v: number) => (clamp ? Math.min(v, 255) : v);
@@ -66,6 +65,26 @@ function toRgb(data: ArrayLike<number>, width: number, height: number, channels:
   return out;
 }
 
+/** What the core needs from the runtime to read and decode images. */
+export interface ImageCodec {
+  /** Encoded bytes (PNG, JPEG, WebP, GIF, TIFF) → 8-bit RGB as Pillow gives it; `name` names the input in errors. */
+  decode(bytes: Uint8Array, name: string, maxPixels: number): Promise<RgbImage>;
+  /** The bytes of an image file, by path. */
+  readFile(path: string): Promise<Uint8Array>;
+}
+
+let codec: ImageCodec | null = null;
+
+/** Installs the runtime's image codec (the Node entry installs sharp's). */
+export function setImageCodec(c: ImageCodec): void {
+  codec = c;
+}
+
+function needCodec(name: string): ImageCodec {
+  if (!codec) throw new InputError(`${name}: this runtime has no image decoder; pass decoded pixels { width, height, data } (a canvas ImageData) or BMP bytes`);
+  return codec;
+}
+
 async function decode(bytes: Uint8Array, name: string, maxPixels: number): Promise<RgbImage> {
   if (bytes.length === 0) throw new InputError(`${name}: file is empty`);
   if (isBmp(bytes)) {
@@ -78,47 +97,14 @@ async function decode(bytes: Uint8Array, name: string, maxPixels: number): Promi
       throw new InputError(`${name}: cannot decode BMP: ${(e as Error).message}`);
     }
   }
-  let meta: Metadata;
-  try {
-    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
-  } catch {
-    throw new InputError(`${name}: not a supported image (PNG, JPEG, WebP, GIF, TIFF or BMP)`);
-  }
-  checkSize(name, meta.width ?? 0, meta.height ?? 0, maxPixels);
-  try {
-    // failOn 'warning' refuses truncated or corrupt data instead of filling it in; rotate() applies EXIF.
-    let pipeline = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'warning', pages: 1 }).rotate();
-    if (meta.space === 'grey16') {
-      // Pillow opens 16-bit grey as "I;16" and convert("RGB") clamps each value at 255.
-      const { data, info } = await pipeline.toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
-      const values = new Uint16Array(data.buffer, data.byteOffset, data.length / 2);
-      return { width: info.width, height: info.height, data: toRgb(values, info.width, info.height, info.channels, true) };
-    }
-    // sharp's 8-bit output keeps the high byte of 16-bit colour, as Pillow's PNG decoder does.
-    if (meta.space === 'cmyk') pipeline = pipeline.toColourspace('srgb');
-    const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
-    return { width: info.width, height: info.height, data: toRgb(data, info.width, info.height, info.channels, false) };
-  } catch (e) {
-    throw new InputError(`${name}: cannot decode image (truncated or corrupt?): ${(e as Error).message.split('\n')[0]}`);
-  }
+  return needCodec(name).decode(bytes, name, maxPixels);
 }
 
 /** Loads an image as 8-bit RGB. Errors name the input. */
 export async function loadImage(input: ImageInput, options: LoadImageOptions = {}): Promise<RgbImage> {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   const name = describe(input);
-  if (typeof input === 'string') {
-    let bytes: Buffer;
-    try {
-      const s = await stat(input);
-      if (!s.isFile()) throw new InputError(`${input}: not a file`);
-      bytes = await readFile(input);
-    } catch (e) {
-      if (e instanceof InputError) throw e;
-      throw new InputError(`${input}: cannot read image (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-    }
-    return decode(bytes, input, maxPixels);
-  }
+  if (typeof input === 'string') return decode(await needCodec(input).readFile(input), input, maxPixels);
   if (input instanceof Uint8Array) return decode(input, name, maxPixels);
   if (typeof input !== 'object' || input === null || !('data' in input)) {
     throw new InputError('image must be a file path, encoded bytes (Uint8Array) or { width, height, data, channels }');
@@ -129,17 +115,4 @@ export async function loadImage(input: ImageInput, options: LoadImageOptions = {
     throw new InputError(`${name}: data has ${input.data.length} bytes, not ${input.width}×${input.height}×${channels}`);
   }
   return { width: input.width, height: input.height, data: toRgb(input.data, input.width, input.height, channels, false) };
-}
-
-/** Writes an RGB image to a file; the format follows the extension (png, jpg/jpeg, webp, tiff). */
-export async function saveImage(image: RgbImage, path: string): Promise<void> {
-  const ext = path.toLowerCase().split('.').pop();
-  if (!['png', 'jpg', 'jpeg', 'webp', 'tif', 'tiff'].includes(ext ?? '')) {
-    throw new InputError(`${path}: cannot tell the image format from the extension (use .png, .jpg, .webp or .tiff)`);
-  }
-  try {
-    await sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.length), { raw: { width: image.width, height: image.height, channels: 3 } }).toFile(path);
-  } catch (e) {
-    throw new InputError(`cannot write ${path}: ${(e as Error).message}`);
-  }
 }

@@ -4,12 +4,12 @@
  * tokens as the vision tower gives features (576 for 336 px / patch 14), texts are tokenized and padded
  * (left by default), and images become pixel values.
  */
-import { VipLlavaConfig } from '../config/vipllava_config.js';
+import { isObject, type Json } from '../config/fields.js';
 import { parseImageProcessorConfig } from '../config/preprocessor_config.js';
-import { isObject, readJson, type Json } from '../config/fields.js';
-import { readFile } from 'node:fs/promises';
+import { VipLlavaConfig } from '../config/vipllava_config.js';
 import { ConfigError, InputError } from '../errors.js';
-import { Snapshot, type ResolveOptions } from '../hub/resolve.js';
+import { readText } from '../io/byte_source.js';
+import { openCheckpoint, readJson, type CheckpointFiles, type ResolveOptions } from '../io/checkpoint.js';
 import { Tensor } from '../tensor/tensor.js';
 import { BUILTIN_TEMPLATES, renderChatTemplate, type BuiltinTemplate, type ChatMessage } from './chat_template.js';
 import type { ImageInput } from './image.js';
@@ -57,16 +57,17 @@ export class VipLlavaProcessor {
   }
 
   /** Reads tokenizer, image processor, processor and chat-template files from a folder, the cache or the hub. */
-  static async fromPretrained(pathOrId: string, options: ResolveOptions = {}): Promise<VipLlavaProcessor> {
-    const snapshot = Snapshot.open(pathOrId, options);
+  static async fromPretrained(pathOrId: string | CheckpointFiles, options: ResolveOptions = {}): Promise<VipLlavaProcessor> {
+    const snapshot = openCheckpoint(pathOrId, options);
     const optionalJson = async (file: string): Promise<{ json: Json; path: string } | null> => {
-      const path = await snapshot.optionalFile(file);
-      return path ? { json: await readJson(path), path } : null;
+      const source = await snapshot.optionalFile(file);
+      return source ? { json: await readJson(source), path: source.name } : null;
     };
-    const tokenizerPath = await snapshot.file('tokenizer.json');
+    const tokenizerFile = await snapshot.file('tokenizer.json');
+    const tokenizerPath = tokenizerFile.name;
     const tokenizerConfig = await optionalJson('tokenizer_config.json');
     const specialTokens = await optionalJson('special_tokens_map.json');
-    const tokenizer = new VipLlavaTokenizer(await readJson(tokenizerPath), tokenizerConfig?.json ?? {}, specialTokens?.json ?? {}, tokenizerPath);
+    const tokenizer = new VipLlavaTokenizer(await readJson(tokenizerFile), tokenizerConfig?.json ?? {}, specialTokens?.json ?? {}, tokenizerPath);
 
     const processorConfig = await optionalJson('processor_config.json');
     const preprocessor = await optionalJson('preprocessor_config.json');
@@ -88,15 +89,15 @@ export class VipLlavaProcessor {
       const dropCls = (pc.vision_feature_select_strategy ?? 'default') === 'default' ? 1 : 0;
       perImage = Math.floor(crop.height / pc.patch_size) * Math.floor(crop.width / pc.patch_size) + extra - dropCls;
     } else {
-      const configPath = await snapshot.file('config.json');
-      perImage = VipLlavaConfig.fromDict(await readJson(configPath), configPath).imageTokensPerImage;
+      const configFile = await snapshot.file('config.json');
+      perImage = VipLlavaConfig.fromDict(await readJson(configFile), configFile.name).imageTokensPerImage;
     }
 
     // The checkpoint's chat template, in the order transformers looks for it.
     let chatTemplate: ProcessorSettings['chatTemplate'] = null;
     const jinja = await snapshot.optionalFile('chat_template.jinja');
     const templateJson = await optionalJson('chat_template.json');
-    if (jinja) chatTemplate = { source: jinja, text: await readFile(jinja, 'utf8') };
+    if (jinja) chatTemplate = { source: jinja.name, text: await readText(jinja) };
     else if (typeof templateJson?.json.chat_template === 'string') chatTemplate = { source: templateJson.path, text: templateJson.json.chat_template };
     else if (typeof pc.chat_template === 'string') chatTemplate = { source: processorConfig!.path, text: pc.chat_template };
     else if (typeof tokenizerConfig?.json.chat_template === 'string') chatTemplate = { source: tokenizerConfig.path, text: tokenizerConfig.json.chat_template };

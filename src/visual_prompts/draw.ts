@@ -3,7 +3,7 @@
  * RGBA layer, alpha-composited onto the full-resolution image in turn (Pillow's Image.alpha_composite).
  */
 import { InputError } from '../errors.js';
-import { Rng } from '../generation/sampling.js';
+import { Rng } from '../rng.js';
 import type { RgbImage } from '../processor/image.js';
 import { PALETTE, parseColor, promptPhrase, SHAPES, type ColorName, type Rgb, type ShapeName } from './palette.js';
 import { Layer } from './raster.js';

@@ -6,7 +6,7 @@
  * s = max(W, H) / 336, so a width of 3 is about 3 px in the model's 336 px input.
  */
 import { InputError } from '../errors.js';
-import type { Rng } from '../generation/sampling.js';
+import type { Rng } from '../rng.js';
 import type { ShapeName } from './palette.js';
 import { Layer, type Rgba } from './raster.js';
 

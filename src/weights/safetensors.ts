@@ -3,9 +3,8 @@
  * {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}, then the tensor bytes, with
  * offsets relative to the end of the header. Every problem is reported with the file and tensor at fault.
  */
-import { open, type FileHandle } from 'node:fs/promises';
-import { basename } from 'node:path';
 import { WeightsError } from '../errors.js';
+import type { ByteSource } from '../io/byte_source.js';
 import { Tensor } from '../tensor/tensor.js';
 
 /** Element sizes of every dtype the format defines. Only F32, F16 and BF16 can be read as weights. */
@@ -28,26 +27,25 @@ export interface SafetensorsEntry {
 
 export class SafetensorsFile {
   private constructor(
-    readonly path: string,
-    private readonly fh: FileHandle,
+    readonly source: ByteSource,
     readonly entries: Map<string, SafetensorsEntry>,
     readonly metadata: Record<string, string>,
   ) {}
 
-  static async open(path: string): Promise<SafetensorsFile> {
-    let fh: FileHandle;
+  /** Reads the header of a safetensors file; the tensors are read on demand. */
+  static async open(source: ByteSource): Promise<SafetensorsFile> {
     try {
-      fh = await open(path, 'r');
+      const { entries, metadata } = await readHeader(source);
+      return new SafetensorsFile(source, entries, metadata);
     } catch (e) {
-      throw new WeightsError(`cannot open ${path}: ${(e as Error).message}`);
-    }
-    try {
-      const { entries, metadata } = await readHeader(fh, path);
-      return new SafetensorsFile(path, fh, entries, metadata);
-    } catch (e) {
-      await fh.close();
+      await source.close();
       throw e;
     }
+  }
+
+  /** The file in messages (its path or URL). */
+  get path(): string {
+    return this.source.name;
   }
 
   /**
@@ -66,15 +64,11 @@ export class SafetensorsFile {
   /** The raw little-endian bytes of a tensor of any dtype, in a buffer of their own (or the start of `scratch`). */
   async readBytes(name: string, scratch?: ArrayBuffer): Promise<Uint8Array> {
     const e = this.entry(name);
-    const bytes = e.end - e.begin;
-    const out = scratch && scratch.byteLength >= bytes ? new Uint8Array(scratch, 0, bytes) : new Uint8Array(bytes);
-    let done = 0;
-    while (done < bytes) {
-      const { bytesRead } = await this.fh.read(out, done, bytes - done, e.begin + done);
-      if (bytesRead === 0) throw new WeightsError(`${this.path}: tensor "${name}" is cut short (file truncated?)`);
-      done += bytesRead;
+    try {
+      return await this.source.read(e.begin, e.end - e.begin, scratch);
+    } catch (err) {
+      throw new WeightsError(`${this.path}: tensor "${name}" is cut short (file truncated?): ${(err as Error).message}`);
     }
-    return out;
   }
 
   private entry(name: string): SafetensorsEntry {
@@ -84,27 +78,29 @@ export class SafetensorsFile {
   }
 
   async close(): Promise<void> {
-    await this.fh.close();
+    await this.source.close();
   }
 }
 
-async function readHeader(fh: FileHandle, path: string) {
-  const file = basename(path);
-  const { size } = await fh.stat();
+/** The last part of a path or URL. */
+export const baseName = (name: string) => name.split(/[\\/]/).pop() ?? name;
+
+async function readHeader(source: ByteSource) {
+  const path = source.name;
+  const file = baseName(path);
+  const size = await source.size();
   if (size < 8) throw new WeightsError(`${path}: file is ${size} bytes, too short for a safetensors header`);
-  const lenBuf = Buffer.alloc(8);
-  await fh.read(lenBuf, 0, 8, 0);
-  const headerLen = lenBuf.readBigUInt64LE(0);
+  const lenBytes = await source.read(0, 8);
+  const headerLen = new DataView(lenBytes.buffer, lenBytes.byteOffset, 8).getBigUint64(0, true);
   if (headerLen > BigInt(MAX_HEADER_BYTES)) {
     throw new WeightsError(`${path}: header length ${headerLen} is absurd (not a safetensors file?)`);
   }
   const n = Number(headerLen);
   if (8 + n > size) throw new WeightsError(`${path}: header length ${n} runs past the end of the ${size}-byte file (truncated?)`);
-  const headerBuf = Buffer.alloc(n);
-  await fh.read(headerBuf, 0, n, 8);
+  const headerBytes = await source.read(8, n);
   let header: unknown;
   try {
-    header = JSON.parse(headerBuf.toString('utf8'));
+    header = JSON.parse(new TextDecoder().decode(headerBytes));
   } catch (e) {
     throw new WeightsError(`${path}: header is not valid JSON (${(e as Error).message})`);
   }

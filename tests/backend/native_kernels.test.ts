@@ -13,7 +13,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, symlinkSync } 
 import { arch } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { nativeAddon } from '../../src/backend/cpu/native_addon.js';
+import { nativeAddon } from '../../src/backend/cpu/native_addon.node.js';
 import { ROOT } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/checkpoints.js';
 

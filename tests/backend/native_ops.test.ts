@@ -7,9 +7,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import type { AttentionOptions, Backend, DeviceTensor, LinearFormat } from '../../src/backend/backend.js';
-import { NativeBackend } from '../../src/backend/cpu/native_backend.js';
-import { nativeAddon, nativeFailure } from '../../src/backend/cpu/native_addon.js';
+import type { AttentionOptions, Backend, DeviceTensor } from '../../src/backend/backend.js';
+import type { WeightDtype, WeightFormat } from '../../src/vocabulary.js';
+import { weightFormat } from '../../src/weights/formats.js';
+import { NativeBackend } from '../../src/backend/cpu/native_backend.node.js';
+import { nativeAddon, nativeFailure } from '../../src/backend/cpu/native_addon.node.js';
 import { ReferenceBackend } from '../../src/backend/cpu/reference_backend.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { float32ToBfloat16, float32ToHalf, halfToFloat32 } from '../../src/tensor/float16.js';
@@ -42,11 +44,21 @@ async function compare(f: (be: Backend) => DeviceTensor): Promise<number> {
 
 after(() => addon!.setKernels(best));
 
+/** How a load with `dtype` holds a language-model linear weight like `w` (the loader's own resolution). */
+const linearAs = (dtype: WeightDtype, w: Tensor) => weightFormat(dtype, w.dtype as 'float32' | 'float16' | 'bfloat16', { linear: true, quantize: 'always' }, false);
+
+/** The reference engine holds float storage only: quantised formats compare against the exact weights. */
+const refAs = (f: WeightFormat) => (f.storage === 'q8_0' || f.storage === 'q4_0' ? undefined : f);
+
+/** Attention options with a key mask as host bytes, handed to each engine as its position inputs. */
+type MaskedCase = Omit<AttentionOptions, 'keyMask'> & { keyMask?: Uint8Array };
+const masked = (be: Backend, o: MaskedCase): AttentionOptions => ({ ...o, keyMask: o.keyMask && be.positionInputs({ keyMask: o.keyMask }) });
+
 for (const isa of kernelSets) {
   describe(`native engine, ${isa} kernels`, () => {
     test('linear in every weight format, decode and prefill sizes, with and without bias', async () => {
       addon!.setKernels(isa);
-      const budgets: Array<[LinearFormat, 'float32' | 'float16' | 'bfloat16', number]> = [
+      const budgets: Array<[WeightDtype, 'float32' | 'float16' | 'bfloat16', number]> = [
         ['auto', 'float32', 2e-6],
         ['auto', 'float16', 2e-6],
         ['auto', 'bfloat16', 2e-6],
@@ -60,7 +72,7 @@ for (const isa of kernelSets) {
           const x = randn(m * k);
           const bias = randn(n);
           for (const withBias of [false, true]) {
-            const err = await compare((be) => be.linear(be.fromHost(x, [m, k]), be.upload(w, true, format), withBias ? be.fromHost(bias, [n]) : null));
+            const err = await compare((be) => be.linear(be.fromHost(x, [m, k]), be.upload(w, be === nat ? linearAs(format, w) : refAs(linearAs(format, w))), withBias ? be.fromHost(bias, [n]) : null));
             assert.ok(err <= budget, `${format}/${dtype} m=${m} k=${k} n=${n}: ${err.toExponential(2)} > ${budget}`);
           }
         }
@@ -70,13 +82,13 @@ for (const isa of kernelSets) {
         const w32 = weight('float32', 70, 517);
         const rounded = new Tensor('bfloat16', Uint16Array.from(w32.data as Float32Array, float32ToBfloat16), [70, 517]);
         const x = randn(9 * 517);
-        const err = await compare((be) => be.linear(be.fromHost(x, [9, 517]), be === nat ? be.upload(w32, true, 'bfloat16') : be.upload(rounded, true)));
+        const err = await compare((be) => be.linear(be.fromHost(x, [9, 517]), be === nat ? be.upload(w32, linearAs('bfloat16', w32)) : be.upload(rounded)));
         assert.ok(err <= 2e-6, `bfloat16 on ${isa}: ${err.toExponential(2)}`);
       }
       // a weight uploaded without the linear hint is packed on first use
       const w = weight('float16', 40, 21);
       const x = randn(5 * 21);
-      assert.ok((await compare((be) => be.linear(be.fromHost(x, [5, 21]), be.upload(w, true)))) <= 2e-6);
+      assert.ok((await compare((be) => be.linear(be.fromHost(x, [5, 21]), be.upload(w)))) <= 2e-6);
     });
 
     test('element-wise ops, norms, rope and layout ops', async () => {
@@ -92,15 +104,15 @@ for (const isa of kernelSets) {
         ['mul', (be) => be.mul(X(be), be.fromHost(y, [2, 3, 50])), 0],
         ['layerNorm', (be) => be.layerNorm(X(be), be.fromHost(w, [50]), be.fromHost(b, [50]), 1e-5), 1e-6],
         ['rmsNorm', (be) => be.rmsNorm(X(be), be.fromHost(w, [50]), 1e-6), 1e-6],
-        ['rmsNorm fp16 weight', (be) => be.rmsNorm(X(be), be.upload(new Tensor('float16', Uint16Array.from(w, float32ToHalf), [50]), true), 1e-6), 1e-6],
-        ['rope', (be) => be.rope(be.fromHost(x, [2, 3, 50]), Int32Array.of(0, 1, 7, 3, 900, 12), 10, Float32Array.of(1, 0.3, 0.1, 0.03, 0.01), 1.25), 1e-6],
+        ['rmsNorm fp16 weight', (be) => be.rmsNorm(X(be), be.upload(new Tensor('float16', Uint16Array.from(w, float32ToHalf), [50])), 1e-6), 1e-6],
+        ['rope', (be) => be.rope(be.fromHost(x, [2, 3, 50]), be.positionInputs({ positions: Int32Array.of(0, 1, 7, 3, 900, 12), invFreq: Float32Array.of(1, 0.3, 0.1, 0.03, 0.01), ropeScaling: 1.25 }), 10), 1e-6],
         ['narrow', (be) => be.narrow(X(be), 1, 1, 2), 0],
         ['narrow last', (be) => be.narrow(X(be), 2, 7, 20), 0],
         ['concat', (be) => be.concat([X(be), be.fromHost(y, [2, 3, 50])], 1), 0],
         ['expand', (be) => be.expand(be.fromHost(w, [1, 1, 50]), [2, 3, 50]), 0],
         ['indexSelect', (be) => be.indexSelect(X(be), Int32Array.of(1, 0, 1)), 0],
-        ['embedding fp16', (be) => be.embedding(be.upload(new Tensor('float16', Uint16Array.from(x, float32ToHalf), [6, 50]), true), Int32Array.of(5, 0, 5, 2)), 0],
-        ['embedding bf16', (be) => be.embedding(be.upload(new Tensor('bfloat16', Uint16Array.from(x, float32ToBfloat16), [6, 50]), true), Int32Array.of(1, 3)), 0],
+        ['embedding fp16', (be) => be.embedding(be.upload(new Tensor('float16', Uint16Array.from(x, float32ToHalf), [6, 50])), Int32Array.of(5, 0, 5, 2)), 0],
+        ['embedding bf16', (be) => be.embedding(be.upload(new Tensor('bfloat16', Uint16Array.from(x, float32ToBfloat16), [6, 50])), Int32Array.of(1, 3)), 0],
         ['scatterRows', (be) => be.scatterRows(be.fromHost(x, [6, 50]), Int32Array.of(4, 1), be.fromHost(y.subarray(0, 100), [2, 50])), 0],
       ];
       for (const act of ['gelu', 'quick_gelu', 'silu', 'gelu_pytorch_tanh', 'gelu_new', 'relu'] as const) {
@@ -129,11 +141,11 @@ for (const isa of kernelSets) {
         { batch: 1, seq: 40, rows: 40, numHeads: 2, numKvHeads: 2, headDim: 36, scale: 0.2, kvLength: 40, causal: { pastLength: 0 }, slidingWindow: 9 },
         { batch: 2, seq: 3, rows: 30, numHeads: 2, numKvHeads: 2, headDim: 8, scale: 0.3, kvLength: 29, causal: { pastLength: 26 }, slidingWindow: 5 },
       ];
-      for (const [i, c] of cases.entries()) {
+      for (const [i, c] of (cases as Array<MaskedCase & { batch: number; seq: number; rows: number }>).entries()) {
         const q = randn(c.batch * c.seq * c.numHeads * c.headDim);
         const k = randn(c.batch * c.rows * c.numKvHeads * c.headDim);
         const v = randn(k.length);
-        const variants: AttentionOptions[] = [c];
+        const variants: MaskedCase[] = [c];
         if (c.causal) {
           // left padding: the first keys of row 0 masked (and, on row 0, whole query rows with nothing to see)
           const keyMask = new Uint8Array(c.batch * c.kvLength).fill(1);
@@ -149,7 +161,7 @@ for (const isa of kernelSets) {
               be.writeAt(buf, be.fromHost(x, dims), 1, 0);
               return buf;
             };
-            const err = await compare((be) => be.attention(be.fromHost(q, [c.batch, c.seq, c.numHeads * c.headDim]), cached(be, k), cached(be, v), o));
+            const err = await compare((be) => be.attention(be.fromHost(q, [c.batch, c.seq, c.numHeads * c.headDim]), cached(be, k), cached(be, v), masked(be, o)));
             assert.ok(err <= 2e-6, `case ${i}${o.keyMask ? ' masked' : ''}, ${kvDtype} cache: ${err.toExponential(2)}`);
           }
         }
@@ -187,22 +199,22 @@ describe('native engine', () => {
     assert.equal(info.bf16dot, info.isa === 'avx512' || info.isa === 'neon-i8mm');
     assert.ok(info.threads >= 1 && info.physicalCores >= 1);
     assert.throws(() => nat.embedding(nat.fromHost(randn(12), [3, 4]), Int32Array.of(3)), /token id 3 is outside the vocabulary \(size 3\)/);
-    assert.throws(() => nat.linear(nat.fromHost(randn(6), [2, 3]), nat.upload(weight('float32', 4, 5), true, 'auto')), /does not match weight/);
+    assert.throws(() => nat.linear(nat.fromHost(randn(6), [2, 3]), nat.upload(weight('float32', 4, 5), linearAs('auto', weight('float32', 4, 5)))), /does not match weight/);
     assert.throws(() => nat.fromHost(randn(5), [2, 3]), /5 values do not fill dims \[2, 3\]/);
     assert.throws(() => nat.add(nat.fromHost(randn(6), [2, 3]), nat.fromHost(randn(2), [2])), /does not broadcast/);
-    assert.throws(() => nat.check({ weightDtypes: ['int4'], activations: [] }), /cannot hold weights of dtype int4/);
+    assert.throws(() => nat.check({ parameters: [{ name: 'w', shape: [2], format: { storage: 'int4' as never, compute: 'float32', linear: false } }], activations: [] }), /cannot hold weights of dtype int4/);
     // packed weights read back exactly (float formats) or dequantised
     const w = weight('float16', 40, 70);
-    const exact = await ref.read(ref.upload(w, true));
-    assert.deepEqual(await nat.read(nat.upload(w, true, 'auto')), exact);
-    assert.ok(relativeError(await nat.read(nat.upload(w, true, 'bfloat16')), exact) < 1e-2);
-    assert.ok(relativeError(await nat.read(nat.upload(w, true, 'q8_0')), exact) < 1e-2);
-    assert.ok(relativeError(await nat.read(nat.upload(w, true, 'q4_0')), exact) < 1.5e-1);
+    const exact = await ref.read(ref.upload(w));
+    assert.deepEqual(await nat.read(nat.upload(w, linearAs('auto', w))), exact);
+    assert.ok(relativeError(await nat.read(nat.upload(w, linearAs('bfloat16', w))), exact) < 1e-2);
+    assert.ok(relativeError(await nat.read(nat.upload(w, linearAs('q8_0', w))), exact) < 1e-2);
+    assert.ok(relativeError(await nat.read(nat.upload(w, linearAs('q4_0', w))), exact) < 1.5e-1);
   });
 
   test('without the addon the library runs on the reference kernels and says so once', () => {
     const script = `
-      import { VipLlavaForConditionalGeneration } from ${JSON.stringify(join(ROOT, 'dist/src/index.js'))};
+      import { VipLlavaForConditionalGeneration } from ${JSON.stringify(join(ROOT, 'dist/src/index.node.js'))};
       const a = await VipLlavaForConditionalGeneration.fromPretrained(${JSON.stringify(TINY_LLAMA)});
       const b = await VipLlavaForConditionalGeneration.fromPretrained(${JSON.stringify(TINY_LLAMA)});
       console.log(a.backend.name, b.backend.name);`;
@@ -213,7 +225,7 @@ describe('native engine', () => {
   });
 
   test('$VIPLLAVA_ISA forces a kernel set the CPU runs and refuses one it cannot, naming those it runs', () => {
-    const script = `import { nativeAddon, nativeFailure } from ${JSON.stringify(join(ROOT, 'dist/src/backend/cpu/native_addon.js'))};
+    const script = `import { nativeAddon, nativeFailure } from ${JSON.stringify(join(ROOT, 'dist/src/backend/cpu/native_addon.node.js'))};
       const a = nativeAddon();
       console.log(a ? a.info().isa : 'failed: ' + nativeFailure());`;
     const isa = (value: string) => spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, VIPLLAVA_ISA: value } }).stdout.trim();
@@ -228,7 +240,7 @@ describe('native engine', () => {
 
   test('ops return before the work is done; the event loop stays free while a large op runs', async () => {
     const n = 2048;
-    const w = nat.upload(new Tensor('float32', new Float32Array(n * n).fill(0.5), [n, n]), true, 'auto');
+    const w = nat.upload(new Tensor('float32', new Float32Array(n * n).fill(0.5), [n, n]), { storage: 'float32', compute: 'float32', linear: true });
     const x = nat.fromHost(new Float32Array(256 * n).fill(0.25), [256, n]);
     const started = Date.now();
     const y = nat.linear(x, w); // enqueued: 2 GFLOP

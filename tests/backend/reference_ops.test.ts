@@ -20,9 +20,9 @@ describe('reference backend', () => {
     const w32 = Float32Array.from(randn(4 * 5), (v) => v); // rounded below to each dtype
     const h = Uint16Array.from(w32, float32ToHalf);
     const b = Uint16Array.from(w32, float32ToBfloat16);
-    const wh = be.upload(new Tensor('float16', h, [4, 5]), true);
-    const wb = be.upload(new Tensor('bfloat16', b, [4, 5]), true);
-    const whWide = be.upload(new Tensor('float16', h, [4, 5]), false);
+    const wh = be.upload(new Tensor('float16', h, [4, 5]));
+    const wb = be.upload(new Tensor('bfloat16', b, [4, 5]));
+    const whWide = be.upload(new Tensor('float16', h, [4, 5]), { storage: 'float32', compute: 'float32', linear: false });
     assert.equal(wh.dtype, 'float16');
     assert.equal(whWide.dtype, 'float32');
     const bias = randn(4);
@@ -38,7 +38,7 @@ describe('reference backend', () => {
         assert.ok(Math.abs(got - s) < 1e-6);
       }
     }
-    assert.throws(() => be.linear(t(x, [3, 5]), be.upload(new Tensor('float32', randn(8), [2, 4]), true)), /does not match weight/);
+    assert.throws(() => be.linear(t(x, [3, 5]), be.upload(new Tensor('float32', randn(8), [2, 4]))), /does not match weight/);
   });
 
   test('layerNorm and rmsNorm', async () => {
@@ -69,11 +69,11 @@ describe('reference backend', () => {
   test('rope rotates each half-split pair by position × frequency', async () => {
     const x = Float32Array.from([1, 0, 0, 1, /* head 2 */ 2, 3, 4, 5]); // one row, 2 heads of dim 4
     const inv = Float32Array.from([1, 0.5]);
-    const out = await read(be.rope(t(x, [1, 1, 8]), Int32Array.from([3]), 4, inv, 1));
+    const out = await read(be.rope(t(x, [1, 1, 8]), be.positionInputs({ positions: Int32Array.from([3]), invFreq: inv, ropeScaling: 1 }), 4));
     const [c0, s0, c1, s1] = [Math.cos(3), Math.sin(3), Math.cos(1.5), Math.sin(1.5)];
     const expect = [1 * c0 - 0 * s0, 0 * c1 - 1 * s1, 0 * c0 + 1 * s0, 1 * c1 + 0 * s1, 2 * c0 - 4 * s0, 3 * c1 - 5 * s1, 4 * c0 + 2 * s0, 5 * c1 + 3 * s1];
     assert.ok(relativeError(out, expect) < 1e-6);
-    const same = await read(be.rope(t(x, [1, 1, 8]), Int32Array.from([0]), 4, inv, 1));
+    const same = await read(be.rope(t(x, [1, 1, 8]), be.positionInputs({ positions: Int32Array.from([0]), invFreq: inv, ropeScaling: 1 }), 4));
     assert.deepEqual(same, x);
   });
 
@@ -84,7 +84,8 @@ describe('reference backend', () => {
     const q = randn(B * S * nh * d);
     const k = randn(B * T * nkv * d);
     const v = randn(B * T * nkv * d);
-    const keyMask = Uint8Array.from([1, 1, 1, 1, 1, /* row 1: */ 0, 0, 0, 1, 1]);
+    const mask = Uint8Array.from([1, 1, 1, 1, 1, /* row 1: */ 0, 0, 0, 1, 1]);
+    const keyMask = be.positionInputs({ keyMask: mask });
     const cases: Array<Partial<AttentionOptions>> = [{}, { causal: { pastLength: past } }, { causal: { pastLength: past }, keyMask }, { causal: { pastLength: past }, slidingWindow: 2 }];
     for (const extra of cases) {
       const o: AttentionOptions = { numHeads: nh, numKvHeads: nkv, headDim: d, scale: 0.7, kvLength, ...extra };
@@ -95,7 +96,7 @@ describe('reference backend', () => {
             const g = Math.floor(h / (nh / nkv));
             const qi = past + s;
             const allowed = (j: number) =>
-              (!o.causal || j <= qi) && (!o.keyMask || o.keyMask[b * kvLength + j] === 1) && (o.slidingWindow === undefined || j > qi - o.slidingWindow);
+              (!o.causal || j <= qi) && (!o.keyMask || mask[b * kvLength + j] === 1) && (o.slidingWindow === undefined || j > qi - o.slidingWindow);
             const w: number[] = [];
             for (let j = 0; j < kvLength; j++) {
               let dot = 0;
@@ -131,7 +132,7 @@ describe('reference backend', () => {
     be.writeAt(cache, t(Float32Array.from([1, 2, 3, 4]), [2, 1, 2]), 1, 2);
     assert.deepEqual(Array.from(await read(cache)), [0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 3, 4, 0, 0]);
     assert.throws(() => be.writeAt(cache, t(Float32Array.from([1, 2, 3, 4]), [2, 1, 2]), 1, 4), /exceeds/);
-    const table = be.upload(new Tensor('float16', Uint16Array.from([1, 2, 3, 4, 5, 6], float32ToHalf), [3, 2]), true);
+    const table = be.upload(new Tensor('float16', Uint16Array.from([1, 2, 3, 4, 5, 6], float32ToHalf), [3, 2]));
     assert.deepEqual(Array.from(await read(be.embedding(table, Int32Array.from([2, 0])))), [5, 6, 1, 2]);
     assert.throws(() => be.embedding(table, Int32Array.from([3])), /token id 3 is outside the vocabulary \(size 3\)/);
     const s = await read(be.scatterRows(t(new Float32Array(6), [3, 2]), Int32Array.from([0, 2]), t(Float32Array.from([1, 1, 2, 2]), [2, 2])));

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ChatSession } from '../../src/generation/chat_session.js';
-import { VipLlavaForConditionalGeneration } from '../../src/models/vipllava.js';
+import { VipLlavaForConditionalGeneration } from '../../src/index.node.js';
 import { VipLlavaProcessor } from '../../src/processor/processor.js';
 import { ROOT, TINY_LLAMA } from '../helpers/fixtures.js';
 import { image } from '../helpers/processor_goldens.js';

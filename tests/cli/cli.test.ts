@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { ROOT, TINY_LLAMA, TINY_MISTRAL } from '../helpers/fixtures.js';
 import { generateGoldens, image } from '../helpers/processor_goldens.js';
 import { tempDir } from '../helpers/checkpoints.js';
-import { nativeAddon } from '../../src/backend/cpu/native_addon.js';
+import { nativeAddon } from '../../src/backend/cpu/native_addon.node.js';
 import { HubServer } from '../helpers/hub_server.js';
 
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');

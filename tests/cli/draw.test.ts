@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { drawVisualPrompts } from '../../src/visual_prompts/draw.js';
 import { loadImage } from '../../src/processor/image.js';
-import { VipLlavaForConditionalGeneration } from '../../src/models/vipllava.js';
+import { VipLlavaForConditionalGeneration } from '../../src/index.node.js';
 import { VipLlavaProcessor } from '../../src/processor/processor.js';
 import { ROOT, TINY_LLAMA } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/checkpoints.js';

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { loadConfig } from '../../src/index.node.js';
 import { VipLlavaConfig } from '../../src/config/vipllava_config.js';
 import { parseGenerationConfig } from '../../src/config/generation_config.js';
 import { ConfigError } from '../../src/errors.js';
@@ -152,10 +153,10 @@ describe('VipLlavaConfig', () => {
   }
 
   test('fromPretrained reads both fixture folders (4.x minimal and 5.x full configs)', async () => {
-    const llama = await VipLlavaConfig.fromPretrained(TINY_LLAMA);
+    const llama = await loadConfig(TINY_LLAMA);
     assert.equal(llama.text_config.num_key_value_heads, 2);
     assert.equal(llama.text_config.rope_parameters.rope_theta, 10000);
-    const mistral = await VipLlavaConfig.fromPretrained(TINY_MISTRAL);
+    const mistral = await loadConfig(TINY_MISTRAL);
     assert.equal(mistral.text_config.model_type, 'mistral');
     assert.equal(mistral.text_config.sliding_window, 8);
     assert.equal(mistral.text_config.rope_parameters.rope_theta, 1e6);

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { VipLlavaForConditionalGeneration } from '../../src/models/vipllava.js';
+import { VipLlavaForConditionalGeneration } from '../../src/index.node.js';
 import { VipLlavaProcessor, type ProcessorOutput } from '../../src/processor/processor.js';
 import { VARIANTS } from '../helpers/fixtures.js';
 import { camelOptions, generationGoldens } from '../helpers/generation_goldens.js';

@@ -1,8 +1,9 @@
 /** Seeded sampling: reproducible on every run, and drawing from the distribution the warpers leave. */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { Rng, sample, sampleWithoutReplacement, argmax } from '../../src/generation/sampling.js';
-import { VipLlavaForConditionalGeneration } from '../../src/models/vipllava.js';
+import { Rng } from '../../src/rng.js';
+import { sample, sampleWithoutReplacement, argmax } from '../../src/generation/sampling.js';
+import { VipLlavaForConditionalGeneration } from '../../src/index.node.js';
 import { TINY_LLAMA } from '../helpers/fixtures.js';
 
 describe('random generator', () => {

@@ -1,7 +1,7 @@
 /** generateStream(): events that add up to generate()'s output, rows that finish on their own, cancellation. */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { VipLlavaForConditionalGeneration } from '../../src/models/vipllava.js';
+import { VipLlavaForConditionalGeneration } from '../../src/index.node.js';
 import { VipLlavaProcessor } from '../../src/processor/processor.js';
 import type { TokenEvent } from '../../src/generation/generate.js';
 import type { Tensor } from '../../src/tensor/tensor.js';

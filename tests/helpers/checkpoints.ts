@@ -3,6 +3,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SafetensorsFile } from '../../src/weights/safetensors.js';
+import { FileSource } from '../../src/io/file_source.node.js';
 import { float32ToBfloat16 } from '../../src/tensor/float16.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import { encodeSafetensors, type RawTensor } from './safetensors_writer.js';
@@ -10,7 +11,7 @@ import { encodeSafetensors, type RawTensor } from './safetensors_writer.js';
 export async function readAllTensors(dir: string): Promise<Map<string, Tensor>> {
   const out = new Map<string, Tensor>();
   for (const name of readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort()) {
-    const f = await SafetensorsFile.open(join(dir, name));
+    const f = await SafetensorsFile.open(new FileSource(join(dir, name)));
     for (const key of f.entries.keys()) out.set(key, await f.read(key));
     await f.close();
   }

@@ -2,7 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import '../../src/runtime.node.js'; // tests run in Node: folders, the hub cache, sharp and the native engine
 import { SafetensorsFile } from '../../src/weights/safetensors.js';
+import { FileSource } from '../../src/io/file_source.node.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 
 /** Repository root (this file runs from dist/tests/helpers/). */
@@ -33,7 +35,7 @@ export interface GoldenMeta {
 
 export async function loadGoldens(name: string): Promise<{ meta: GoldenMeta; tensors: Map<string, Tensor> }> {
   const meta = JSON.parse(readFileSync(join(FIXTURES, 'goldens', `${name}.json`), 'utf8')) as GoldenMeta;
-  const file = await SafetensorsFile.open(join(FIXTURES, 'goldens', `${name}.safetensors`));
+  const file = await SafetensorsFile.open(new FileSource(join(FIXTURES, 'goldens', `${name}.safetensors`)));
   const tensors = new Map<string, Tensor>();
   for (const key of file.entries.keys()) tensors.set(key, await file.read(key));
   await file.close();

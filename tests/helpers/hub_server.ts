@@ -2,7 +2,7 @@
  * Test-only: a local HTTP server that serves checkpoint folders the way huggingface.co's `resolve` URLs do.
  * Small files answer with an ETag; .safetensors files are "LFS": the resolve URL redirects (302) to a CDN
  * path, and HEAD gives X-Linked-Etag (the sha256) and X-Linked-Size. Every answer carries X-Repo-Commit.
- * The CDN honours Range requests, and can drop the connection half-way through a file once.
+ * The CDN honours Range requests (open-ended and closed), and can drop the connection half-way through a file once.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -89,19 +89,21 @@ export class HubServer {
 
   private serveBody(req: IncomingMessage, res: ServerResponse, bytes: Buffer, name: string): void {
     let start = 0;
-    const range = req.headers.range?.match(/^bytes=(\d+)-$/);
+    let end = bytes.length; // exclusive
+    const range = req.headers.range?.match(/^bytes=(\d+)-(\d*)$/); // from an offset to the end, or a closed range
     if (range) {
       start = Number(range[1]);
-      if (start >= bytes.length) {
+      if (range[2]) end = Math.min(end, Number(range[2]) + 1);
+      if (start >= bytes.length || end <= start) {
         res.writeHead(416, { 'content-range': `bytes */${bytes.length}` });
         return void res.end();
       }
-      res.writeHead(206, { 'content-length': String(bytes.length - start), 'content-range': `bytes ${start}-${bytes.length - 1}/${bytes.length}` });
+      res.writeHead(206, { 'content-length': String(end - start), 'content-range': `bytes ${start}-${end - 1}/${bytes.length}` });
     } else {
       res.writeHead(200, { 'content-length': String(bytes.length), 'accept-ranges': 'bytes' });
     }
     if (req.method === 'HEAD') return void res.end();
-    const body = bytes.subarray(start);
+    const body = bytes.subarray(start, end);
     if (this.dropOnce.delete(decodeURIComponent(name))) {
       res.write(body.subarray(0, Math.floor(body.length / 2)), () => setTimeout(() => res.socket?.destroy(), 20));
       return;

@@ -1,13 +1,14 @@
 /** Readers for tests/fixtures/goldens/processor (written by tools/make_processor_fixtures.py). */
 import { join } from 'node:path';
 import { SafetensorsFile } from '../../src/weights/safetensors.js';
+import { FileSource } from '../../src/io/file_source.node.js';
 import { FIXTURES, readJsonFixture } from './fixtures.js';
 
 export const IMAGES = join(FIXTURES, 'images');
 export const image = (name: string) => join(IMAGES, name);
 
 export async function openGolden(file: 'crops336' | 'pixels56'): Promise<SafetensorsFile> {
-  return SafetensorsFile.open(join(FIXTURES, 'goldens', 'processor', `${file}.safetensors`));
+  return SafetensorsFile.open(new FileSource(join(FIXTURES, 'goldens', 'processor', `${file}.safetensors`)));
 }
 
 export const imageMeta = () => readJsonFixture<{ images: Record<string, { size: [number, number]; mode: string }>; mean_rgb: number[] }>('goldens', 'processor', 'images.json');

@@ -8,9 +8,9 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSy
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { VipLlavaForConditionalGeneration } from '../../src/models/vipllava.js';
+import { VipLlavaForConditionalGeneration, loadConfig } from '../../src/index.node.js';
 import { VipLlavaConfig } from '../../src/config/vipllava_config.js';
-import type { ProgressEvent } from '../../src/hub/progress.js';
+import type { ProgressEvent } from '../../src/io/progress.js';
 import { HubError } from '../../src/errors.js';
 import { loadGoldens, TINY_LLAMA } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/checkpoints.js';
@@ -54,7 +54,7 @@ describe('checkpoint resolution', () => {
     delete process.env.HF_HUB_CACHE;
     try {
       await greedyMatchesGolden(await VipLlavaForConditionalGeneration.fromPretrained(REPO));
-      const config = await VipLlavaConfig.fromPretrained(REPO);
+      const config = await loadConfig(REPO);
       assert.equal(config.text_config.hidden_size, 64);
     } finally {
       process.env = saved;
@@ -64,8 +64,8 @@ describe('checkpoint resolution', () => {
   test('a commit hash as revision, and an unknown revision offline', async () => {
     const cache = tempDir('cache');
     pythonStyleCache(cache, REPO, COMMIT, TINY_LLAMA);
-    await VipLlavaConfig.fromPretrained(REPO, { cacheDir: cache, revision: COMMIT, localFilesOnly: true });
-    await assert.rejects(VipLlavaConfig.fromPretrained(REPO, { cacheDir: cache, revision: 'v2', localFilesOnly: true }), (e: unknown) => {
+    await loadConfig(REPO, { cacheDir: cache, revision: COMMIT, localFilesOnly: true });
+    await assert.rejects(loadConfig(REPO, { cacheDir: cache, revision: 'v2', localFilesOnly: true }), (e: unknown) => {
       assert.ok(e instanceof HubError);
       assert.match(e.message, /llava-hf\/vip-llava-tiny is not a folder and is not in the Hugging Face cache at .*, and offline mode is on/);
       return true;
@@ -73,8 +73,8 @@ describe('checkpoint resolution', () => {
   });
 
   test('an id that is neither a folder nor a valid repository name', async () => {
-    await assert.rejects(VipLlavaConfig.fromPretrained('./not/a/real/folder/x'), /no checkpoint folder at .*not\/a\/real\/folder\/x/);
-    await assert.rejects(VipLlavaConfig.fromPretrained(join(TINY_LLAMA, 'config.json')), /config\.json is a file; give the checkpoint's folder/);
+    await assert.rejects(loadConfig('./not/a/real/folder/x'), /no checkpoint folder at .*not\/a\/real\/folder\/x/);
+    await assert.rejects(loadConfig(join(TINY_LLAMA, 'config.json')), /config\.json is a file; give the checkpoint's folder/);
   });
 });
 

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { VipLlavaForConditionalGeneration } from '../../src/models/vipllava.js';
+import { VipLlavaForConditionalGeneration } from '../../src/index.node.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { assertClose, relativeError, slice0 } from '../helpers/compare.js';
 import { loadGoldens, VARIANTS, type GoldenMeta } from '../helpers/fixtures.js';

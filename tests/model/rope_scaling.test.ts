@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { VipLlavaForConditionalGeneration } from '../../src/models/vipllava.js';
+import { VipLlavaForConditionalGeneration } from '../../src/index.node.js';
 import { SafetensorsFile } from '../../src/weights/safetensors.js';
+import { FileSource } from '../../src/io/file_source.node.js';
 import { relativeError } from '../helpers/compare.js';
 import { FIXTURES, readJsonFixture, TINY_LLAMA } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/checkpoints.js';
@@ -24,7 +25,7 @@ describe('RoPE scaling at model level', () => {
       Object.assign(config.text_config, v.text_config);
       writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
 
-      const file = await SafetensorsFile.open(join(FIXTURES, 'goldens', 'rope_models.safetensors'));
+      const file = await SafetensorsFile.open(new FileSource(join(FIXTURES, 'goldens', 'rope_models.safetensors')));
       const expected = (await file.read(`${name}_last_logits`)).toFloat32();
       await file.close();
 

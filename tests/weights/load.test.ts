@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { VipLlavaForConditionalGeneration } from '../../src/models/vipllava.js';
+import { VipLlavaForConditionalGeneration } from '../../src/index.node.js';
 import { namedParameters } from '../../src/models/modules.js';
 import { canonicalKey } from '../../src/weights/key_map.js';
 import { HubError, WeightsError } from '../../src/errors.js';

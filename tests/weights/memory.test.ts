@@ -4,7 +4,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { VipLlavaConfig } from '../../src/config/vipllava_config.js';
-import { VipLlavaForConditionalGeneration } from '../../src/models/vipllava.js';
+import { VipLlavaForConditionalGeneration } from '../../src/index.node.js';
 import { ROOT, TINY_LLAMA } from '../helpers/fixtures.js';
 import { tempDir, writeCheckpoint } from '../helpers/checkpoints.js';
 import type { RawTensor } from '../helpers/safetensors_writer.js';
@@ -14,8 +14,8 @@ import type { RawTensor } from '../helpers/safetensors_writer.js';
  * during load, and held after.
  */
 const MEASURE = `
-import { VipLlavaForConditionalGeneration } from ${JSON.stringify(join(ROOT, 'dist/src/models/vipllava.js'))};
-import { nativeAddon } from ${JSON.stringify(join(ROOT, 'dist/src/backend/cpu/native_addon.js'))};
+import { VipLlavaForConditionalGeneration } from ${JSON.stringify(join(ROOT, 'dist/src/index.node.js'))};
+import { nativeAddon } from ${JSON.stringify(join(ROOT, 'dist/src/backend/cpu/native_addon.node.js'))};
 const settle = () => new Promise((ok) => setTimeout(ok, 100));
 const bytes = () => process.memoryUsage().arrayBuffers + (nativeAddon()?.info().liveBytes ?? 0);
 globalThis.gc(); await settle();

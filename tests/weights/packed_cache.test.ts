@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { cpSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { VipLlavaForConditionalGeneration } from '../../src/models/vipllava.js';
+import { VipLlavaForConditionalGeneration } from '../../src/index.node.js';
 import { namedParameters } from '../../src/models/modules.js';
 import { TINY_LLAMA } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/checkpoints.js';
-import { nativeAddon } from '../../src/backend/cpu/native_addon.js';
+import { nativeAddon } from '../../src/backend/cpu/native_addon.node.js';
 
 describe('packed-weight cache (native engine)', () => {
   const dir = tempDir('packed');

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { WeightsError } from '../../src/errors.js';
 import { SafetensorsFile } from '../../src/weights/safetensors.js';
+import { FileSource } from '../../src/io/file_source.node.js';
 import { encodeSafetensors, f32Tensor } from '../helpers/safetensors_writer.js';
 import { tempDir } from '../helpers/checkpoints.js';
 
@@ -25,7 +26,7 @@ function headerOnly(header: unknown, dataBytes = 0): Buffer {
 
 async function rejects(bytes: Uint8Array, pattern: RegExp) {
   const p = file(bytes);
-  await assert.rejects(SafetensorsFile.open(p), (e: unknown) => {
+  await assert.rejects(SafetensorsFile.open(new FileSource(p)), (e: unknown) => {
     assert.ok(e instanceof WeightsError, String(e));
     assert.match(e.message, pattern);
     assert.ok(e.message.includes('.safetensors'), 'names the file');
@@ -41,7 +42,7 @@ describe('safetensors reader', () => {
       b: { dtype: 'BF16', shape: [1, 2], bytes: new Uint8Array(new Uint16Array([0x3f80, 0x4040]).buffer) },
       ids: { dtype: 'I64', shape: [2], bytes: new Uint8Array(16) },
     }));
-    const f = await SafetensorsFile.open(p);
+    const f = await SafetensorsFile.open(new FileSource(p));
     assert.deepEqual([...f.entries.keys()], ['a', 'h', 'b', 'ids']);
     assert.equal(f.metadata.format, 'pt');
     const a = await f.read('a');
@@ -84,6 +85,6 @@ describe('safetensors reader', () => {
     b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] },
   }, 12), /tensors "a" and "b" overlap/));
   test('a missing file', async () => {
-    await assert.rejects(SafetensorsFile.open(join(dir, 'absent.safetensors')), /cannot open .*absent\.safetensors/);
+    await assert.rejects(SafetensorsFile.open(new FileSource(join(dir, 'absent.safetensors'))), /cannot open .*absent\.safetensors/);
   });
 });

@@ -1,12 +1,13 @@
-import { ACTIVATIONS, DeviceTensor } from '../backend.js';
-import type { Activation, AttentionOptions, Backend, KVDtype, LinearFormat } from '../backend.js';
+import { DeviceTensor, PositionInputs } from '../backend.js';
+import type { AttentionOptions, Backend, HostPositionInputs } from '../backend.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { InputError, VipLlavaError } from '../../errors.js';
-import { product, writeAtSpan } from '../shapes.js';
+import { ACTIVATIONS, type Activation, type FloatDtype, type KVDtype, type WeightFormat } from '../../vocabulary.js';
+import { im2col, patchOf, product, ropeInputs, writeAtSpan } from '../shapes.js';
 import { float32ToHalf } from '../../tensor/float16.js';
 import * as k from './reference_kernels.js';
 
-type Stored = 'float32' | 'float16' | 'bfloat16';
+type Stored = FloatDtype;
 
 class RefTensor extends DeviceTensor {
   constructor(
@@ -24,11 +25,15 @@ class RefTensor extends DeviceTensor {
 export class ReferenceBackend implements Backend {
   readonly name = 'reference';
 
-  check(needs: { weightDtypes: readonly string[]; activations: readonly Activation[] }): void {
-    for (const d of needs.weightDtypes) {
+  describe(): string {
+    return 'reference (TypeScript, fp32 compute)';
+  }
+
+  check(needs: Parameters<Backend['check']>[0]): void {
+    for (const { format } of needs.parameters) {
+      const d = format.storage;
       if (d !== 'float32' && d !== 'float16' && d !== 'bfloat16') {
-        const hint = d === 'q8_0' || d === 'q4_0' ? ' (quantised weights need the native engine)' : '';
-        throw new VipLlavaError(`backend "${this.name}" cannot hold weights of dtype ${d}${hint}`);
+        throw new VipLlavaError(`backend "${this.name}" cannot hold weights of dtype ${d} (quantised weights need the native engine)`);
       }
     }
     for (const a of needs.activations) {
@@ -53,14 +58,24 @@ export class ReferenceBackend implements Backend {
     return new RefTensor(this, data, [...dims], 'float32');
   }
 
-  /** A 'bfloat16' linear weight is stored rounded to bf16 (computed in fp32); q8_0 / q4_0 are refused by check(). */
-  upload(t: Tensor, keepDtype: boolean, linear?: LinearFormat): DeviceTensor {
+  /** Weights are held in their storage dtype and computed in fp32 (bf16 compute included); q8_0 / q4_0 are refused by check(). */
+  upload(t: Tensor, format?: WeightFormat): DeviceTensor {
     if (t.dtype !== 'float32' && t.dtype !== 'float16' && t.dtype !== 'bfloat16') {
       throw new VipLlavaError(`backend "${this.name}" cannot upload a ${t.dtype} tensor as a weight`);
     }
-    const w = linear === 'bfloat16' ? t.toHalf('bfloat16') : t;
-    if (w.dtype === 'float32' || !keepDtype) return this.make(w.toFloat32(), w.dims);
-    return new RefTensor(this, w.data as Uint16Array, [...w.dims], w.dtype as Stored);
+    const storage = format?.storage ?? t.dtype;
+    if (storage === 'float32') return this.make(t.toFloat32(), t.dims);
+    if (storage !== 'float16' && storage !== 'bfloat16') throw new VipLlavaError(`backend "${this.name}" cannot hold weights of dtype ${storage}`);
+    const w = t.toHalf(storage);
+    return new RefTensor(this, w.data as Uint16Array, [...w.dims], storage);
+  }
+
+  async flush(): Promise<void> {
+    // every op has run when it returns
+  }
+
+  positionInputs(host: HostPositionInputs): PositionInputs {
+    return new PositionInputs(this, host);
   }
 
   fromHost(data: Float32Array, dims: readonly number[]): DeviceTensor {
@@ -181,6 +196,12 @@ export class ReferenceBackend implements Backend {
     return this.make(out, dst.dims);
   }
 
+  patchEmbed(pixels: DeviceTensor, weight: DeviceTensor): DeviceTensor {
+    const { cols, patches, patchLen } = im2col(this.f32(pixels), pixels.dims, patchOf(pixels.dims, weight.dims));
+    const hidden = weight.dims[0];
+    return this.linear(this.make(cols, [pixels.dims[0], patches, patchLen]), this.reshape(weight, [hidden, patchLen])); // [N, P, hidden]
+  }
+
   linear(x: DeviceTensor, w: DeviceTensor, bias?: DeviceTensor | null): DeviceTensor {
     const [n, kDim] = w.dims;
     const inDim = x.dims[x.dims.length - 1];
@@ -226,10 +247,10 @@ export class ReferenceBackend implements Backend {
     return this.make(k.rmsNorm(this.f32(x), h, this.f32(weight), eps), x.dims);
   }
 
-  rope(x: DeviceTensor, positions: Int32Array, headDim: number, invFreq: Float32Array, scaling: number): DeviceTensor {
+  rope(x: DeviceTensor, inputs: PositionInputs, headDim: number): DeviceTensor {
     const width = x.dims[x.dims.length - 1];
     const rows = x.size / width;
-    if (positions.length !== rows) throw new VipLlavaError(`rope: ${positions.length} positions for ${rows} rows`);
+    const { positions, invFreq, scaling } = ropeInputs(inputs, rows);
     return this.make(k.rope(this.f32(x), rows, width, positions, headDim, invFreq, scaling), x.dims);
   }
 
@@ -238,7 +259,7 @@ export class ReferenceBackend implements Backend {
     // a float16 cache is widened for the rows in use only, not its whole length
     const used = (x: DeviceTensor) => (this.t(x).dtype === 'float16' ? this.narrow(x, 1, 0, o.kvLength) : x);
     const [ks, vs] = [used(kT), used(vT)];
-    const out = k.attention(this.f32(q), this.f32(ks), this.f32(vs), batch, seq, ks.dims[1], o);
+    const out = k.attention(this.f32(q), this.f32(ks), this.f32(vs), batch, seq, ks.dims[1], { ...o, keyMask: o.keyMask?.host.keyMask });
     return this.make(out, q.dims);
   }
 }

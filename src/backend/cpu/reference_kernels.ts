@@ -3,7 +3,8 @@
  * float16/bfloat16 bit patterns (Uint16Array) and are widened row by row as they are used. Sums accumulate
  * in double precision and each result is rounded once to float32.
  */
-import type { Activation, AttentionOptions } from '../backend.js';
+import type { AttentionOptions } from '../backend.js';
+import type { Activation } from '../../vocabulary.js';
 import { halfToFloatTable } from '../../tensor/float16.js';
 import { erf } from './math.js';
 
@@ -153,7 +154,7 @@ export function attention(
   batch: number,
   seq: number,
   kvRows: number,
-  o: AttentionOptions,
+  o: Omit<AttentionOptions, 'keyMask'> & { keyMask?: Uint8Array },
 ): Float32Array {
   const { numHeads, numKvHeads, headDim: d, scale, kvLength } = o;
   const qWidth = numHeads * d;

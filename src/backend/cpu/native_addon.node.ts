@@ -35,12 +35,12 @@ export interface NativeAddon {
   setKernels(isa: string): void;
   alloc(bytes: number, zero: boolean): Handle;
   release(h: Handle): void;
-  fromHost(data: Float32Array | Uint16Array): Handle;
+  fromHost(data: Float32Array | Uint16Array | Uint8Array): Handle;
   packWeight(data: Float32Array | Uint16Array, src: number, n: number, k: number, format: FormatCode): Handle;
   packBuffer(dst: Handle, src: Handle, srcType: number, n: number, k: number, format: FormatCode): void;
   packedBytes(format: FormatCode, n: number, k: number): number;
-  savePacked(path: string, header: Uint8Array, handles: Handle[], offsets: Float64Array): void;
-  loadPacked(path: string, offset: number, bytes: number): Handle;
+  /** A copy of a buffer's bytes (fromHost(bytes) makes it again). */
+  bytesOf(h: Handle): Uint8Array;
   read(h: Handle, src: number, offset: number, count: number): Promise<Float32Array>;
   readPacked(h: Handle, format: FormatCode, n: number, k: number): Promise<Float32Array>;
   /** [fp32 GFLOP/s, bf16 GFLOP/s, int8 GOP/s, int8 × int8 GOP/s, read GB/s] measured now with every compute thread. */
@@ -51,6 +51,8 @@ export interface NativeAddon {
   widen(dst: Handle, src: Handle, srcType: number, count: number): void;
   /** Copies rows of elements; dstType/srcType are SRC.float32 or SRC.float16 (converted as copied). */
   copy2d(dst: Handle, dstOffset: number, dstStride: number, src: Handle, srcOffset: number, srcStride: number, rows: number, rowLength: number, dstType: number, srcType: number): void;
+  /** float32 pixels [images, channels, size, size] → [images, patches, channels·patch²] rows. */
+  im2col(dst: Handle, src: Handle, images: number, channels: number, size: number, patch: number): void;
   gather(dst: Handle, table: Handle, srcType: number, ids: Int32Array, width: number): void;
   linear(y: Handle, x: Handle, w: Handle, bias: Handle | null, m: number, k: number, n: number, format: FormatCode): void;
   add(y: Handle, a: Handle, b: Handle, n: number, nb: number): void;
@@ -61,8 +63,6 @@ export interface NativeAddon {
   rope(y: Handle, x: Handle, rows: number, width: number, positions: Int32Array, headDim: number, invFreq: Float32Array, scaling: number): void;
   attention(out: Handle, q: Handle, k: Handle, v: Handle, dims: Float64Array, scale: number, keyMask: Uint8Array | null, kvType: number): void;
 }
-
-const ADDON_PATH = fileURLToPath(new URL('../../../../build/Release/vipllava_native.node', import.meta.url));
 
 let addon: NativeAddon | null | undefined;
 let failure = '';
@@ -75,7 +75,7 @@ export function nativeAddon(): NativeAddon | null {
   }
   if (addon === undefined) {
     try {
-      addon = createRequire(import.meta.url)(ADDON_PATH) as NativeAddon;
+      addon = createRequire(import.meta.url)(fileURLToPath(new URL('../../../../build/Release/vipllava_native.node', import.meta.url))) as NativeAddon;
     } catch (e) {
       addon = null;
       failure = (e as Error).message.split('\n')[0];

@@ -3,17 +3,18 @@
  * the addon's executor thread and returns at once; read() resolves when the queue reaches it. Linear-layer
  * weights are repacked at load into panels for the SIMD kernels, in the format the load asked for.
  */
-import { ACTIVATIONS, DeviceTensor } from '../backend.js';
-import type { Activation, AttentionOptions, Backend, KVDtype, LinearFormat } from '../backend.js';
+import { DeviceTensor, PositionInputs } from '../backend.js';
+import type { AttentionOptions, Backend, HostPositionInputs, PackedEntry } from '../backend.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { InputError, VipLlavaError } from '../../errors.js';
-import { product, writeAtSpan } from '../shapes.js';
-import type { PackedEntry, PackedStore } from '../../weights/packed_cache.js';
-import { ACT, FORMAT, nativeAddon, nativeFailure, SRC, type FormatCode, type Handle, type NativeAddon, type NativeInfo } from './native_addon.js';
+import { ACTIVATIONS, type Activation, type FloatDtype, type KVDtype, type TensorDtype, type WeightFormat } from '../../vocabulary.js';
+import { patchOf, product, ropeInputs, writeAtSpan } from '../shapes.js';
+import { ACT, FORMAT, nativeAddon, nativeFailure, SRC, type FormatCode, type Handle, type NativeAddon, type NativeInfo } from './native_addon.node.js';
 
-type Stored = 'float32' | 'float16' | 'bfloat16';
-type Held = Stored | 'q8_0' | 'q4_0';
+type Stored = FloatDtype;
+type Held = TensorDtype;
 const HELD: Record<FormatCode, Held> = { 0: 'float32', 1: 'float16', 2: 'bfloat16', 3: 'bfloat16', 4: 'q8_0', 5: 'q4_0' };
+const HELD_BY_STORAGE: Record<Held, true> = { float32: true, float16: true, bfloat16: true, q8_0: true, q4_0: true };
 
 /** A linear weight in panels: [n, k] in `format` (dims may be any shape with n rows, e.g. a conv kernel). */
 interface Packed {
@@ -47,7 +48,7 @@ export interface NativeBackendOptions {
   threads?: number;
 }
 
-export class NativeBackend implements Backend, PackedStore {
+export class NativeBackend implements Backend {
   readonly name = 'native';
   /** Uploads copy the weight (repacked), so the loader may reuse one read buffer. */
   readonly copiesOnUpload = true;
@@ -60,9 +61,15 @@ export class NativeBackend implements Backend, PackedStore {
     if (!addon) throw new VipLlavaError(`the native CPU engine is not available: ${nativeFailure()}`);
     this.a = addon;
     if (options.threads !== undefined) {
-      if (!(Number.isInteger(options.threads) && options.threads >= 1)) throw new InputError(`threads must be a positive integer, got ${options.threads}`);
+      if (!(Number.isInteger(options.threads) && options.threads >= 1)) throw new InputError(`threads must be a positive integer, got "${options.threads}"`);
       addon.setThreads(options.threads);
     }
+  }
+
+  describe(): string {
+    const i = this.a.info();
+    const bf16 = i.bf16dot ? 'bf16 products' : 'fp32 compute from bf16 storage (no bf16 dot products here)';
+    return `native, ${i.isa} kernels (${i.instructions}), ${i.threads} threads; bfloat16: ${bf16}; this CPU runs ${i.kernelSets.join(', ')}`;
   }
 
   /** The kernel set in use and what it is built on, the sets this CPU runs, threads, bytes of native buffers alive. */
@@ -81,29 +88,27 @@ export class NativeBackend implements Backend, PackedStore {
     return { fp32, bf16, int8, q8, readGBs };
   }
 
-  // -- packed-weight cache (weights/packed_cache.ts) --------------------------------------------------------
-  layoutOf(dtype: LinearFormat): string {
-    // only the compute formats (bfloat16, q8_0, q4_0) are cached, whose panels do not depend on the stored dtype
-    return `panels of 32, format ${packedFormat(dtype, 'float16', true, this.a.info().bf16dot)}`;
+  // -- packed weights, as bytes for weights/ to keep ---------------------------------------------------------
+  packedLayout(format: WeightFormat): string | null {
+    return format.linear ? `panels of 32, format ${packedFormat(format, this.a.info().bf16dot)}` : null;
   }
 
-  packedEntry(x: DeviceTensor): Omit<PackedEntry, 'offset'> | null {
+  packedEntry(x: DeviceTensor): PackedEntry | null {
     const t = this.t(x);
     if (!t.packed) return null;
     const { format, n, k } = t.packed;
     return { format, n, k, dims: [...t.dims], dtype: t.dtype, bytes: this.a.packedBytes(format, n, k) };
   }
 
-  savePacked(path: string, header: Uint8Array, tensors: readonly DeviceTensor[], offsets: readonly number[]): void {
-    this.a.savePacked(path, header, tensors.map((x) => this.t(x).handle), Float64Array.from(offsets));
+  exportPacked(x: DeviceTensor): Uint8Array {
+    return this.a.bytesOf(this.t(x).handle);
   }
 
-  loadPacked(path: string, e: PackedEntry): DeviceTensor {
-    if (!Object.values(FORMAT).includes(e.format as FormatCode) || this.a.packedBytes(e.format as FormatCode, e.n, e.k) !== e.bytes) {
-      throw new VipLlavaError(`${path}: a cached tensor has an unknown layout`);
+  importPacked(e: PackedEntry, bytes: Uint8Array): DeviceTensor {
+    if (!Object.values(FORMAT).includes(e.format as FormatCode) || this.a.packedBytes(e.format as FormatCode, e.n, e.k) !== e.bytes || bytes.length !== e.bytes) {
+      throw new VipLlavaError('a cached packed weight has an unknown layout');
     }
-    const handle = this.a.loadPacked(path, e.offset, e.bytes);
-    return new NativeTensor(this, handle, e.dims, e.dtype as Held, { format: e.format as FormatCode, n: e.n, k: e.k });
+    return new NativeTensor(this, this.a.fromHost(bytes), e.dims, e.dtype as Held, { format: e.format as FormatCode, n: e.n, k: e.k });
   }
 
   /** Registers a new tensor with the innermost tidy() scope. */
@@ -153,9 +158,14 @@ export class NativeBackend implements Backend, PackedStore {
     return this.a.flush();
   }
 
-  check(needs: { weightDtypes: readonly string[]; activations: readonly Activation[] }): void {
-    for (const d of needs.weightDtypes) {
-      if (!['float32', 'float16', 'bfloat16', 'q8_0', 'q4_0'].includes(d)) throw new VipLlavaError(`backend "${this.name}" cannot hold weights of dtype ${d}`);
+  positionInputs(host: HostPositionInputs): PositionInputs {
+    return new PositionInputs(this, host); // the addon copies the arrays it is given into each op
+  }
+
+  check(needs: Parameters<Backend['check']>[0]): void {
+    for (const { name, format } of needs.parameters) {
+      if (!(format.storage in HELD_BY_STORAGE)) throw new VipLlavaError(`backend "${this.name}" cannot hold weights of dtype ${format.storage}`);
+      if ((format.storage === 'q8_0' || format.storage === 'q4_0') && !format.linear) throw new VipLlavaError(`backend "${this.name}" quantises only linear weights, not ${name}`);
     }
     for (const act of needs.activations) {
       if (!ACTIVATIONS.includes(act)) throw new VipLlavaError(`backend "${this.name}" has no activation "${act}"`);
@@ -187,19 +197,23 @@ export class NativeBackend implements Backend, PackedStore {
     return new NativeTensor(this, this.a.alloc(product(dims) * 4, zero), [...dims], 'float32');
   }
 
-  upload(t: Tensor, keepDtype: boolean, linear?: LinearFormat): DeviceTensor {
+  upload(t: Tensor, format: WeightFormat = { storage: t.dtype as Stored, compute: 'float32', linear: false }): DeviceTensor {
     if (t.dtype !== 'float32' && t.dtype !== 'float16' && t.dtype !== 'bfloat16') {
       throw new VipLlavaError(`backend "${this.name}" cannot upload a ${t.dtype} tensor as a weight`);
     }
-    const data = t.data as Float32Array | Uint16Array;
-    if (linear !== undefined && t.dims.length >= 2) {
+    if (format.linear && t.dims.length >= 2) {
+      // packed from the checkpoint's dtype (the packer widens, rounds to bf16 or quantises), fp16 storage from fp16
+      const src = format.storage === 'float16' ? t.toHalf('float16') : t;
       const n = t.dims[0];
       const k = t.size / n;
-      const format = packedFormat(linear, t.dtype, keepDtype, this.a.info().bf16dot);
-      return new NativeTensor(this, this.a.packWeight(data, SRC[t.dtype], n, k, format), [...t.dims], HELD[format], { format, n, k });
+      const code = packedFormat(format, this.a.info().bf16dot);
+      return new NativeTensor(this, this.a.packWeight(src.data as Float32Array | Uint16Array, SRC[src.dtype as Stored], n, k, code), [...t.dims], HELD[code], { format: code, n, k });
     }
-    if (t.dtype === 'float32' || keepDtype) return new NativeTensor(this, this.a.fromHost(data), [...t.dims], t.dtype);
-    return new NativeTensor(this, this.a.fromHost(t.toFloat32()), [...t.dims], 'float32');
+    const storage = format.storage;
+    if (storage === 'float32') return new NativeTensor(this, this.a.fromHost(t.toFloat32()), [...t.dims], 'float32');
+    if (storage !== 'float16' && storage !== 'bfloat16') throw new VipLlavaError(`backend "${this.name}" quantises only linear weights`);
+    const held = t.toHalf(storage);
+    return new NativeTensor(this, this.a.fromHost(held.data as Uint16Array), [...t.dims], storage);
   }
 
   fromHost(data: Float32Array, dims: readonly number[]): DeviceTensor {
@@ -331,6 +345,16 @@ export class NativeBackend implements Backend, PackedStore {
     return out;
   }
 
+  patchEmbed(pixels: DeviceTensor, weight: DeviceTensor): DeviceTensor {
+    const p = patchOf(pixels.dims, weight.dims);
+    const [images, ch, size] = pixels.dims;
+    if (pixels.dims[3] !== size || size % p !== 0) throw new VipLlavaError(`patchEmbed: pixels [${pixels.dims.join(', ')}] are not square images divisible into ${p}-pixel patches`);
+    const patches = (size / p) ** 2;
+    const cols = this.empty([images, patches, ch * p * p]);
+    this.a.im2col(cols.handle, this.f32(pixels).handle, images, ch, size, p);
+    return this.linear(cols, this.reshape(weight, [weight.dims[0], ch * p * p])); // [N, P, hidden]
+  }
+
   linear(x: DeviceTensor, w: DeviceTensor, bias?: DeviceTensor | null): DeviceTensor {
     const wt = this.t(w);
     const [n] = wt.dims;
@@ -353,7 +377,7 @@ export class NativeBackend implements Backend, PackedStore {
       const [n] = w.dims;
       const k = w.size / n;
       const stored = w.dtype as Stored;
-      const format = packedFormat('auto', stored, true, false);
+      const format = packedFormat({ storage: stored, compute: 'float32', linear: true }, false);
       const h = this.a.alloc(this.a.packedBytes(format, n, k), false);
       this.a.packBuffer(h, w.handle, SRC[stored], n, k, format);
       w.panels = this.persistent(() => new NativeTensor(this, h, [n, k], HELD[format], { format, n, k }));
@@ -409,11 +433,11 @@ export class NativeBackend implements Backend, PackedStore {
     return out;
   }
 
-  rope(x: DeviceTensor, positions: Int32Array, headDim: number, invFreq: Float32Array, scaling: number): DeviceTensor {
+  rope(x: DeviceTensor, inputs: PositionInputs, headDim: number): DeviceTensor {
     const s = this.f32(x);
     const width = s.dims[s.dims.length - 1];
     const rows = s.size / width;
-    if (positions.length !== rows) throw new VipLlavaError(`rope: ${positions.length} positions for ${rows} rows`);
+    const { positions, invFreq, scaling } = ropeInputs(inputs, rows);
     if (width % headDim !== 0 || invFreq.length !== headDim / 2) throw new VipLlavaError(`rope: rows of ${width} with head_dim ${headDim} and ${invFreq.length} frequencies`);
     const out = this.empty(s.dims);
     this.a.rope(out.handle, s.handle, rows, width, positions, headDim, invFreq, scaling);
@@ -431,28 +455,22 @@ export class NativeBackend implements Backend, PackedStore {
       throw new VipLlavaError(`attention: q [${qs.dims.join(', ')}], k [${ks.dims.join(', ')}], v [${vs.dims.join(', ')}] do not fit ${o.numHeads}/${o.numKvHeads} heads of ${o.headDim}`);
     }
     if (o.kvLength > kvRows || o.numHeads % o.numKvHeads !== 0) throw new VipLlavaError(`attention: kvLength ${o.kvLength} of ${kvRows} rows, ${o.numHeads} heads over ${o.numKvHeads}`);
-    if (o.keyMask && o.keyMask.length !== batch * o.kvLength) throw new VipLlavaError(`attention: key mask of ${o.keyMask.length} for [${batch}, ${o.kvLength}]`);
+    const keyMask = o.keyMask?.host.keyMask;
+    if (keyMask && keyMask.length !== batch * o.kvLength) throw new VipLlavaError(`attention: key mask of ${keyMask.length} for [${batch}, ${o.kvLength}]`);
     const dims = Float64Array.of(batch, seq, kvRows, o.numHeads, o.numKvHeads, o.headDim, o.kvLength, o.causal ? o.causal.pastLength : -1, o.slidingWindow ?? -1);
     const out = this.empty(qs.dims);
-    this.a.attention(out.handle, qs.handle, ks.handle, vs.handle, dims, o.scale, o.keyMask ?? null, kType);
+    this.a.attention(out.handle, qs.handle, ks.handle, vs.handle, dims, o.scale, keyMask ?? null, kType);
     return out;
   }
 }
 
 /**
- * The panel format of a linear weight: the requested compute format, else its storage. bfloat16 uses bf16
- * products where the kernel set has them, else fp32 compute from bf16 storage.
+ * The panel layout of a linear weight: quantised blocks, bf16 products where the kernel set has them (else
+ * fp32 compute from bf16 storage), or fp32 compute from the storage dtype.
  */
-function packedFormat(linear: LinearFormat, stored: Stored, keepDtype: boolean, bf16dot: boolean): FormatCode {
-  switch (linear) {
-    case 'q8_0':
-      return FORMAT.q8_0;
-    case 'q4_0':
-      return FORMAT.q4_0;
-    case 'bfloat16':
-      return bf16dot ? FORMAT.bf16dot : FORMAT.bf16;
-    default:
-      if (!keepDtype || stored === 'float32') return FORMAT.f32;
-      return stored === 'float16' ? FORMAT.f16 : FORMAT.bf16;
-  }
+function packedFormat(f: WeightFormat, bf16dot: boolean): FormatCode {
+  if (f.storage === 'q8_0') return FORMAT.q8_0;
+  if (f.storage === 'q4_0') return FORMAT.q4_0;
+  if (f.compute === 'bfloat16') return bf16dot ? FORMAT.bf16dot : FORMAT.bf16;
+  return f.storage === 'float16' ? FORMAT.f16 : f.storage === 'bfloat16' ? FORMAT.bf16 : FORMAT.f32;
 }

@@ -2,9 +2,10 @@
  * The op functions model code calls. Each dispatches to the backend that owns its first tensor, so models
  * never name a backend.
  */
-import type { Activation, AttentionOptions, DeviceTensor } from '../backend/backend.js';
+import type { AttentionOptions, DeviceTensor, PositionInputs } from './backend.js';
+import type { Activation } from '../vocabulary.js';
 
-export type { DeviceTensor } from '../backend/backend.js';
+export type { DeviceTensor } from './backend.js';
 
 export const linear = (x: DeviceTensor, w: DeviceTensor, bias?: DeviceTensor | null) => x.backend.linear(x, w, bias);
 export const add = (a: DeviceTensor, b: DeviceTensor) => a.backend.add(a, b);
@@ -20,8 +21,8 @@ export const writeAt = (dst: DeviceTensor, src: DeviceTensor, dim: number, offse
 export const indexSelect = (x: DeviceTensor, indices: Int32Array) => x.backend.indexSelect(x, indices);
 export const embedding = (table: DeviceTensor, ids: Int32Array) => table.backend.embedding(table, ids);
 export const scatterRows = (dst: DeviceTensor, rows: Int32Array, src: DeviceTensor) => dst.backend.scatterRows(dst, rows, src);
-export const rope = (x: DeviceTensor, positions: Int32Array, headDim: number, invFreq: Float32Array, scaling: number) =>
-  x.backend.rope(x, positions, headDim, invFreq, scaling);
+export const rope = (x: DeviceTensor, inputs: PositionInputs, headDim: number) => x.backend.rope(x, inputs, headDim);
+export const patchEmbed = (pixels: DeviceTensor, weight: DeviceTensor) => weight.backend.patchEmbed(pixels, weight);
 export const attention = (q: DeviceTensor, k: DeviceTensor, v: DeviceTensor, o: AttentionOptions) => q.backend.attention(q, k, v, o);
 export const read = (x: DeviceTensor) => x.backend.read(x);
 /** fn(), with the intermediates it creates on x's backend released when it returns (all but the result). */

@@ -1,0 +1,115 @@
+// Architecture rules for src/ (docs/architecture.md, "Rules"). Checked by `npm run lint:deps`
+// and by tests/architecture/rules.test.ts. Paths are relative to the directory depcruise runs in.
+
+/** Files that may use Node: the CLI, the evaluation harness, the hub client and any *.node.ts file. */
+const NODE_ONLY = ['^src/(cli|evaluation|hub)/', '\\.node\\.ts$'];
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      comment: 'Modules in src/ must not import each other in a cycle (type-only imports count too): cycles make the layers meaningless and load order fragile.',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { circular: true },
+    },
+    {
+      name: 'core-no-node',
+      comment: 'Browser-safe core modules must not import a Node built-in (node:* or a bare builtin name); keep Node code in a *.node.ts file, src/cli/, src/evaluation/ or src/hub/.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: NODE_ONLY },
+      to: { dependencyTypes: ['core'] },
+    },
+    {
+      name: 'core-no-node',
+      comment: 'Browser-safe core modules must not import sharp or a Node-only module (src/cli/, src/evaluation/, src/hub/, *.node.ts); the Node entry point wires those in.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: NODE_ONLY },
+      to: { path: ['^sharp$', '(^|/)node_modules/sharp/', ...NODE_ONLY] },
+    },
+    {
+      name: 'models-no-engine-no-generation',
+      comment: 'src/models/ computes on the Backend interface only: no concrete engines, engine registry, generation loop, weight loading, I/O, hub, processor or platform detection.',
+      severity: 'error',
+      from: { path: '^src/models/' },
+      to: {
+        path: [
+          '^src/backend/cpu/',
+          '^src/backend/registry\\.ts$',
+          '^src/generation/',
+          '^src/weights/',
+          '^src/io/',
+          '^src/hub/',
+          '^src/processor/',
+          '^src/platform\\.ts$',
+        ],
+      },
+    },
+    {
+      name: 'config-is-plain-data',
+      comment: 'src/config/ is plain data parsing: it may import only src/config/, src/errors.ts and src/vocabulary.ts (no other src module, npm package or Node built-in).',
+      severity: 'error',
+      from: { path: '^src/config/' },
+      to: { pathNot: ['^src/config/', '^src/errors\\.ts$', '^src/vocabulary\\.ts$'] },
+    },
+    {
+      name: 'visual-prompts-not-generation',
+      comment: 'src/visual_prompts/ draws prompts onto images and must not depend on the generation loop.',
+      severity: 'error',
+      from: { path: '^src/visual_prompts/' },
+      to: { path: '^src/generation/' },
+    },
+    {
+      name: 'tensor-is-ground',
+      comment: 'src/tensor/ is the bottom layer: it may import only src/tensor/, src/errors.ts and src/vocabulary.ts.',
+      severity: 'error',
+      from: { path: '^src/tensor/' },
+      to: { pathNot: ['^src/tensor/', '^src/errors\\.ts$', '^src/vocabulary\\.ts$'] },
+    },
+    {
+      name: 'engines-through-registry',
+      comment: 'Concrete engines in src/backend/cpu/ are reached through src/backend/registry.ts; only the registry, the engines themselves and Node-only files may import them.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: ['^src/backend/registry\\.ts$', '^src/backend/cpu/', ...NODE_ONLY] },
+      to: { path: '^src/backend/cpu/' },
+    },
+    {
+      name: 'cli-public-api-only',
+      comment: 'src/cli/ uses the library through its public Node entry point: it may import only src/cli/, src/evaluation/ (the held-out run, itself on the public API), src/index.node.ts, npm packages and Node built-ins.',
+      severity: 'error',
+      from: { path: '^src/cli/' },
+      to: {
+        pathNot: ['^src/cli/', '^src/evaluation/', '^src/index\\.node\\.ts$', '(^|/)node_modules/'],
+        dependencyTypesNot: ['core'],
+      },
+    },
+    {
+      name: 'evaluation-public-api-only',
+      comment: 'src/evaluation/ uses the library through its public Node entry point: it may import only src/evaluation/, src/index.node.ts and Node built-ins.',
+      severity: 'error',
+      from: { path: '^src/evaluation/' },
+      to: {
+        pathNot: ['^src/evaluation/', '^src/index\\.node\\.ts$'],
+        dependencyTypesNot: ['core'],
+      },
+    },
+  ],
+  options: {
+    // See type-only imports (`import type`, type-only re-exports) as well as runtime ones.
+    tsPreCompilationDeps: true,
+    doNotFollow: { path: ['node_modules'] },
+    tsConfig: { fileName: 'tsconfig.json' },
+    // The sources import './x.js' meaning './x.ts': dependency-cruiser retries a `.js` specifier
+    // that does not exist with `.ts`, `.tsx`, `.d.ts` (as tsc does), so no alias is needed here.
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+      extensions: ['.ts', '.d.ts', '.js', '.mjs', '.cjs', '.json'],
+      mainFields: ['module', 'main', 'types', 'typings'],
+    },
+    reporterOptions: {
+      text: { highlightFocused: true },
+    },
+  },
+};

@@ -1,0 +1,73 @@
+/**
+ * The one place that knows the engines. `createBackend()` picks one for a device: an explicit choice, else
+ * $VIPLLAVA_ENGINE, else the fastest that runs here, saying once when the native engine cannot load. The
+ * reference engine is always here; the Node entry (index.node.ts) registers the native one, and the WebGPU
+ * engine will register for device "webgpu". Factories are asynchronous, as a GPU adapter request is.
+ */
+import { oneOf, positiveInteger } from '../checks.js';
+import { VipLlavaError } from '../errors.js';
+import { env, warn } from '../platform.js';
+import { DEVICES, ENGINE_NAMES, type Device, type EngineName } from '../vocabulary.js';
+import type { Backend } from './backend.js';
+import { ReferenceBackend } from './cpu/reference_backend.js';
+
+export interface BackendOptions {
+  /** Where to run (default "cpu"). */
+  device?: Device;
+  /** Which CPU engine (default "auto": $VIPLLAVA_ENGINE if set, else native when it loads). */
+  engine?: EngineName;
+  /** Compute threads of the native engine (default: the physical cores). */
+  threads?: number;
+}
+
+/** An engine this runtime can build. */
+export interface Engine {
+  name: Exclude<EngineName, 'auto'>;
+  device: Device;
+  /** Why it cannot run here, or null when it can. */
+  unavailable(): string | null;
+  create(options: BackendOptions): Promise<Backend> | Backend;
+}
+
+const engines = new Map<string, Engine>();
+
+/** Adds an engine (the Node entry adds the native one); a later registration of a name replaces it. */
+export function registerEngine(engine: Engine): void {
+  engines.set(engine.name, engine);
+}
+
+registerEngine({ name: 'reference', device: 'cpu', unavailable: () => null, create: () => new ReferenceBackend() });
+
+let warnedNoNative = false;
+
+/** The options checked, the engine name resolved from $VIPLLAVA_ENGINE where the caller left it to "auto". */
+export function checkBackendOptions(o: BackendOptions, name: (option: string) => string = (s) => s): Required<Pick<BackendOptions, 'device' | 'engine'>> & BackendOptions {
+  const device = oneOf(o.device ?? 'cpu', DEVICES, name('device'));
+  const given = oneOf(o.engine ?? 'auto', ENGINE_NAMES, name('engine'));
+  const fromEnv = given === 'auto' ? env('VIPLLAVA_ENGINE') || undefined : undefined;
+  const engine = fromEnv === undefined ? given : oneOf(fromEnv, ENGINE_NAMES, '$VIPLLAVA_ENGINE');
+  if (o.threads !== undefined) positiveInteger(o.threads, name('threads'));
+  return { ...o, device, engine };
+}
+
+export async function createBackend(options: BackendOptions = {}): Promise<Backend> {
+  const { device, engine, threads } = checkBackendOptions(options);
+  if (device !== 'cpu') {
+    const gpu = [...engines.values()].find((e) => e.device === device && e.unavailable() === null);
+    if (!gpu) throw new VipLlavaError(`device "${device}" is not available: no engine for it has been registered yet (supported: "cpu")`);
+    return gpu.create({ device, threads });
+  }
+  const native = engines.get('native');
+  if (engine === 'reference') return engines.get('reference')!.create({ threads });
+  if (engine === 'native') {
+    if (!native) throw new VipLlavaError('the native CPU engine is not available: it runs in Node only');
+    return native.create({ threads });
+  }
+  const why = native ? native.unavailable() : null;
+  if (native && why === null) return native.create({ threads });
+  if (native && !warnedNoNative) {
+    warnedNoNative = true;
+    warn(`the native CPU engine is not available (${why}); running on the reference TypeScript kernels, which are far slower`, 'VIPLLAVA_NO_NATIVE');
+  }
+  return engines.get('reference')!.create({ threads });
+}

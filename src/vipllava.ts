@@ -1,0 +1,110 @@
+/**
+ * VipLlavaForConditionalGeneration as users meet it: the network (models/vipllava.ts) loaded from a
+ * checkpoint onto an engine from the registry, with generate() and generateStream() from generation/.
+ * This file is where loading, engines and generation meet; the layers below know nothing of each other.
+ */
+import type { Backend } from './backend/backend.js';
+import { checkBackendOptions, createBackend, type BackendOptions } from './backend/registry.js';
+import { oneOf } from './checks.js';
+import { DEFAULT_GENERATION_CONFIG, parseGenerationConfig, type GenerationConfig } from './config/generation_config.js';
+import { VipLlavaConfig } from './config/vipllava_config.js';
+import { decodeTokens, generate, type TokenEvent } from './generation/generate.js';
+import type { GenerateOptions } from './generation/options.js';
+import { openCheckpoint, readJson, type CheckpointFiles, type ResolveOptions } from './io/checkpoint.js';
+import { VipLlavaNetwork } from './models/vipllava.js';
+import type { Tensor } from './tensor/tensor.js';
+import { KV_DTYPES, WEIGHT_DTYPES, type KVDtype, type WeightDtype } from './vocabulary.js';
+import { repacks } from './weights/formats.js';
+import { loadWeights, weightFiles } from './weights/load.js';
+import type { PackedCache } from './weights/packed_cache.js';
+
+export interface FromPretrainedOptions extends ResolveOptions, BackendOptions {
+  /**
+   * Weights at run time: "auto" keeps the checkpoint's dtype with float32 compute; "float32" / "float16"
+   * convert storage; "bfloat16" computes linear layers in bf16; "q8_0" / "q4_0" quantise the language model's
+   * linear layers (native engine only). See WeightDtype.
+   */
+  dtype?: WeightDtype;
+  /** With q8_0 / q4_0, quantise the vision tower and projector too (default false). */
+  quantizeVision?: boolean;
+  /**
+   * How the KV cache holds keys and values: "float32" (default; what transformers computes in fp32) or
+   * "float16" (half the memory and bandwidth, keys and values rounded to fp16 as llama.cpp's default cache does).
+   */
+  kvCacheDtype?: KVDtype;
+  /** An engine instance to use instead of `device` / `engine`. */
+  backend?: Backend;
+  /** Where repacked weights are kept between loads (Node default: ~/.cache/vipllava/packed; null: nowhere). */
+  packedCache?: PackedCache | null;
+}
+
+/**
+ * The load options checked once, for the library and the CLI alike; `name` spells an option as the caller
+ * knows it (the CLI's flags) in the error.
+ */
+export function checkLoadOptions(o: FromPretrainedOptions, name: (option: string) => string = (s) => s): FromPretrainedOptions {
+  if (o.dtype !== undefined) oneOf(o.dtype, WEIGHT_DTYPES, name('dtype'));
+  if (o.kvCacheDtype !== undefined) oneOf(o.kvCacheDtype, KV_DTYPES, name('kvCacheDtype'));
+  if (!o.backend) checkBackendOptions(o, name);
+  return o;
+}
+
+let defaultPackedCache: PackedCache | null = null;
+
+/** The packed-weight cache loads use when they name none (the Node entry installs the disk cache). */
+export function setDefaultPackedCache(cache: PackedCache | null): void {
+  defaultPackedCache = cache;
+}
+
+/** A checkpoint's config.json from a folder, the Hugging Face cache, the hub, or given files. */
+export async function loadConfig(source: string | CheckpointFiles, options: ResolveOptions = {}): Promise<VipLlavaConfig> {
+  const file = await openCheckpoint(source, options).file('config.json');
+  return VipLlavaConfig.fromDict(await readJson(file), file.name);
+}
+
+export class VipLlavaForConditionalGeneration extends VipLlavaNetwork {
+  /** Loads a checkpoint from a folder, the Hugging Face cache, the hub (downloading into the cache), or given files. */
+  static async fromPretrained(source: string | CheckpointFiles, options: FromPretrainedOptions = {}): Promise<VipLlavaForConditionalGeneration> {
+    checkLoadOptions(options);
+    const checkpoint = openCheckpoint(source, options);
+    const configFile = await checkpoint.file('config.json');
+    const config = VipLlavaConfig.fromDict(await readJson(configFile), configFile.name);
+    const generationFile = await checkpoint.optionalFile('generation_config.json');
+    const generationConfig: GenerationConfig = generationFile
+      ? parseGenerationConfig(await readJson(generationFile), generationFile.name)
+      : { ...DEFAULT_GENERATION_CONFIG };
+    const backend = options.backend ?? (await createBackend(options));
+    const dtype = options.dtype ?? 'auto';
+    const model = new VipLlavaForConditionalGeneration(config, generationConfig, backend, options.kvCacheDtype ?? 'float32');
+    await loadWeights(await weightFiles(checkpoint), model.parameters(), backend, checkpoint.description, {
+      dtype,
+      quantizeVision: options.quantizeVision,
+      onProgress: options.onProgress,
+      packedCache: repacks(dtype) ? (options.packedCache === undefined ? defaultPackedCache : options.packedCache) : null,
+      activations: [config.vision_config.hidden_act, config.text_config.hidden_act, config.projector_hidden_act],
+    });
+    return model;
+  }
+
+  /** Every parameter the config implies, by canonical checkpoint name, with its shape. */
+  static parameterShapes(config: VipLlavaConfig): Map<string, readonly number[]> {
+    const shapesOnly = new VipLlavaNetwork(config, { ...DEFAULT_GENERATION_CONFIG }, null);
+    return new Map([...shapesOnly.parameters()].map(([name, p]) => [name, p.shape]));
+  }
+
+  /**
+   * Greedy, sampling or beam search, as transformers' generate(): the prompt followed by the new tokens,
+   * [batch · numReturnSequences, length] (int64); finished rows are padded.
+   */
+  generate(options: GenerateOptions): Promise<Tensor<'int64'>> {
+    return generate(this, options);
+  }
+
+  /**
+   * Greedy decoding or sampling, one event per row per token as it is produced (with text, given a
+   * tokenizer). The generator's return value is what generate() would return. Rows finish independently.
+   */
+  generateStream(options: GenerateOptions): AsyncGenerator<TokenEvent, Tensor<'int64'>> {
+    return decodeTokens(this, options);
+  }
+}
