@@ -14,7 +14,7 @@ import { ACT, FORMAT, nativeAddon, nativeFailure, SRC, type FormatCode, type Han
 type Stored = FloatDtype;
 type Held = TensorDtype;
 const HELD: Record<FormatCode, Held> = { 0: 'float32', 1: 'float16', 2: 'bfloat16', 3: 'bfloat16', 4: 'q8_0', 5: 'q4_0' };
-const HELD_BY_STORAGE: Record<Held, true> = { float32: true, float16: true, bfloat16: true, q8_0: true, q4_0: true };
+const STORAGES: readonly Held[] = ['float32', 'float16', 'bfloat16', 'q8_0', 'q4_0'];
 
 /** A linear weight in panels: [n, k] in `format` (dims may be any shape with n rows, e.g. a conv kernel). */
 interface Packed {
@@ -164,7 +164,7 @@ export class NativeBackend implements Backend {
 
   check(needs: Parameters<Backend['check']>[0]): void {
     for (const { name, format } of needs.parameters) {
-      if (!(format.storage in HELD_BY_STORAGE)) throw new VipLlavaError(`backend "${this.name}" cannot hold weights of dtype ${format.storage}`);
+      if (!STORAGES.includes(format.storage)) throw new VipLlavaError(`backend "${this.name}" cannot hold weights of dtype ${format.storage}`);
       if ((format.storage === 'q8_0' || format.storage === 'q4_0') && !format.linear) throw new VipLlavaError(`backend "${this.name}" quantises only linear weights, not ${name}`);
     }
     for (const act of needs.activations) {
