@@ -39,6 +39,8 @@ export class ChatSession {
   private cache: KVCache | null = null;
   /** The tokens whose keys and values the cache holds, in order. */
   private cachedIds: number[] = [];
+  /** Settles when the turn in progress ends: turns run one at a time, in the order they were sent. */
+  private turn: Promise<void> = Promise.resolve();
 
   constructor(
     readonly model: GenerativeModel,
@@ -55,8 +57,24 @@ export class ChatSession {
     this.cachedIds = [];
   }
 
-  /** Sends a user message (text and images, images first) and streams the reply. */
+  /**
+   * Sends a user message (text and images, images first) and streams the reply. A message sent while another
+   * turn runs waits for it to end (finished, failed or abandoned), so turns never interleave.
+   */
   async *send(message: string | { text: string; images?: ImageInput[] }, options: GenerationOptions = {}): AsyncGenerator<TokenEvent, ChatReply> {
+    const before = this.turn;
+    let done!: () => void;
+    this.turn = new Promise<void>((resolve) => (done = resolve));
+    try {
+      await before;
+      return yield* this.runTurn(message, options);
+    } finally {
+      done();
+    }
+  }
+
+  private async *runTurn(message: string | { text: string; images?: ImageInput[] }, options: GenerationOptions): AsyncGenerator<TokenEvent, ChatReply> {
+    if (typeof message !== 'string' && (typeof message !== 'object' || message === null)) throw new InputError('a chat message is a string or { text, images }');
     const { text, images = [] } = typeof message === 'string' ? { text: message } : message;
     if (typeof text !== 'string') throw new InputError('a chat message needs text');
     if (options.numBeams !== undefined && options.numBeams > 1) throw new InputError('chat sessions stream their replies; beam search is not available here');

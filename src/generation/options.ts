@@ -79,6 +79,21 @@ function check(ok: boolean, message: string): void {
   if (!ok) throw new InputError(message);
 }
 
+/** No checkpoint needs more positions than this; beyond it a cache could not be allocated anyway. */
+export const MAX_POSITIONS = 1 << 20;
+
+/**
+ * Prompt plus new tokens must fit the model: max_position_embeddings, except with dynamic-NTK RoPE, which exists
+ * to run past it (transformers rescales its frequencies there); and never more than MAX_POSITIONS.
+ */
+function checkPositions(promptLength: number, maxLength: number, text: TextConfig): void {
+  const dynamic = text.rope_parameters.rope_type === 'dynamic';
+  const limit = dynamic ? MAX_POSITIONS : Math.min(text.max_position_embeddings, MAX_POSITIONS);
+  const what = dynamic ? `${limit} positions` : `${limit} positions (max_position_embeddings)`;
+  check(promptLength < limit, `the prompt has ${promptLength} tokens, but the model takes at most ${what}, leaving no room for new tokens; shorten the prompt`);
+  check(maxLength <= limit, `the prompt (${promptLength} tokens) and the new tokens (up to ${maxLength - promptLength}) need ${maxLength} positions, but the model takes at most ${what}; lower maxNewTokens to ${limit - promptLength} or less`);
+}
+
 /** Settings for a prompt of `promptLength` tokens. */
 export function resolveGeneration(o: GenerationOptions, g: GenerationConfig, text: TextConfig, modelPad: number | null, promptLength: number): ResolvedGeneration {
   const pick = <T>(option: T | undefined, fromFile: T): T => (option !== undefined ? option : fromFile);
@@ -97,6 +112,7 @@ export function resolveGeneration(o: GenerationOptions, g: GenerationConfig, tex
   } else {
     maxLength = Math.min(promptLength + 20, Math.max(text.max_position_embeddings, promptLength + 1)); // 20 new tokens by default
   }
+  checkPositions(promptLength, maxLength, text);
 
   const doSample = pick(o.doSample, g.do_sample);
   const numBeams = pick(o.numBeams, g.num_beams);

@@ -13,7 +13,8 @@ export function isBmp(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x42 && bytes[1] === 0x4d; // "BM"
 }
 
-export function decodeBmp(bytes: Uint8Array): DecodedBmp {
+/** Decodes a BMP; `checkSize` sees its dimensions before any pixel memory is allocated. */
+export function decodeBmp(bytes: Uint8Array, checkSize: (width: number, height: number) => void = () => {}): DecodedBmp {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes.length < 26) throw new Error('truncated BMP header');
   const dataOffset = view.getUint32(10, true);
@@ -28,7 +29,9 @@ export function decodeBmp(bytes: Uint8Array): DecodedBmp {
   const topDown = rawHeight < 0;
   const height = Math.abs(rawHeight);
   if (width <= 0 || height === 0) throw new Error(`BMP has size ${width}×${height}`);
+  checkSize(width, height);
   if (compression !== 0 && compression !== 3 && compression !== 6) throw new Error(`BMP compression ${compression} (RLE/JPEG/PNG) is not supported`);
+  if (![1, 4, 8, 16, 24, 32].includes(bpp)) throw new Error(`BMP with ${bpp} bits per pixel is not supported`);
 
   // Channel masks for 16/32-bit images.
   let masks = bpp === 16 ? [0x7c00, 0x03e0, 0x001f] : [0x00ff0000, 0x0000ff00, 0x000000ff];
@@ -39,7 +42,10 @@ export function decodeBmp(bytes: Uint8Array): DecodedBmp {
   const palette: number[][] = [];
   if (bpp <= 8) {
     if (paletteSize === 0) paletteSize = 1 << bpp;
+    // every size read from the file is checked against the file before anything is allocated (Pillow: at most 65536)
+    if (paletteSize > 65536) throw new Error(`BMP declares a palette of ${paletteSize} colours (at most 65536)`);
     const at = 14 + headerSize;
+    if (at + paletteSize * 4 > bytes.length) throw new Error(`BMP declares a palette of ${paletteSize} colours, more than its ${bytes.length} bytes hold`);
     for (let i = 0; i < paletteSize; i++) palette.push([bytes[at + i * 4 + 2], bytes[at + i * 4 + 1], bytes[at + i * 4]]);
   }
   const stride = Math.floor((width * bpp + 31) / 32) * 4;
@@ -68,7 +74,7 @@ export function decodeBmp(bytes: Uint8Array): DecodedBmp {
         const v = bpp === 16 ? view.getUint16(row + x * 2, true) : view.getUint32(row + x * 4, true);
         rgb = masks.map((m) => channel(v, m >>> 0));
       } else {
-        throw new Error(`BMP with ${bpp} bits per pixel is not supported`);
+        throw new Error(`BMP with ${bpp} bits per pixel is not supported`); // refused above
       }
       out[o] = rgb[0];
       out[o + 1] = rgb[1];

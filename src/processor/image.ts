@@ -89,9 +89,7 @@ async function decode(bytes: Uint8Array, name: string, maxPixels: number): Promi
   if (bytes.length === 0) throw new InputError(`${name}: file is empty`);
   if (isBmp(bytes)) {
     try {
-      const bmp = decodeBmp(bytes);
-      checkSize(name, bmp.width, bmp.height, maxPixels);
-      return bmp;
+      return decodeBmp(bytes, (width, height) => checkSize(name, width, height, maxPixels));
     } catch (e) {
       if (e instanceof InputError) throw e;
       throw new InputError(`${name}: cannot decode BMP: ${(e as Error).message}`);
@@ -103,13 +101,15 @@ async function decode(bytes: Uint8Array, name: string, maxPixels: number): Promi
 /** Loads an image as 8-bit RGB. Errors name the input. */
 export async function loadImage(input: ImageInput, options: LoadImageOptions = {}): Promise<RgbImage> {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  if (typeof input !== 'string' && !(input instanceof Uint8Array) && (typeof input !== 'object' || input === null || !('data' in input))) {
+    throw new InputError(`image must be a file path, encoded bytes (Uint8Array) or { width, height, data, channels }, got ${input === null ? 'null' : typeof input}`);
+  }
   const name = describe(input);
   if (typeof input === 'string') return decode(await needCodec(input).readFile(input), input, maxPixels);
   if (input instanceof Uint8Array) return decode(input, name, maxPixels);
-  if (typeof input !== 'object' || input === null || !('data' in input)) {
-    throw new InputError('image must be a file path, encoded bytes (Uint8Array) or { width, height, data, channels }');
-  }
   const channels = input.channels ?? (input.data.length === input.width * input.height * 4 ? 4 : 3);
+  if (![1, 3, 4].includes(channels)) throw new InputError(`${name}: channels must be 1, 3 or 4, got ${String(channels)}`);
+  if (!(input.data instanceof Uint8Array || input.data instanceof Uint8ClampedArray)) throw new InputError(`${name}: data must be a Uint8Array or Uint8ClampedArray`);
   checkSize(name, input.width, input.height, maxPixels);
   if (input.data.length !== input.width * input.height * channels) {
     throw new InputError(`${name}: data has ${input.data.length} bytes, not ${input.width}×${input.height}×${channels}`);

@@ -55,3 +55,22 @@ for (const variant of VARIANTS) {
     });
   });
 }
+
+describe('chat session: concurrent sends', () => {
+  test('two asks at once run one after the other, in order, as if awaited in turn', async () => {
+    const { dir } = VARIANTS[0];
+    const model = await VipLlavaForConditionalGeneration.fromPretrained(dir);
+    const processor = await VipLlavaProcessor.fromPretrained(dir);
+    const opts = { maxNewTokens: 6, stopStrings: ['###'], tokenizer: processor.tokenizer };
+    const first = { text: 'What is inside the red box?', images: [image('demo.png')] };
+    const second = { text: 'And on the left?' };
+    const sequential = new ChatSession(model, processor);
+    const a = await sequential.ask(first, opts);
+    const b = await sequential.ask(second, opts);
+    const concurrent = new ChatSession(model, processor);
+    const [c, d] = await Promise.all([concurrent.ask(first, opts), concurrent.ask(second, opts)]);
+    assert.deepEqual([c.tokens, d.tokens], [a.tokens, b.tokens]);
+    assert.deepEqual(concurrent.messages.map((m) => m.role), ['user', 'assistant', 'user', 'assistant']);
+    assert.deepEqual(concurrent.messages, sequential.messages);
+  });
+});

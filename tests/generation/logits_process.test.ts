@@ -77,6 +77,12 @@ describe('generation options', () => {
     assert.equal(resolve({ temperature: 0.5, topP: 0.9 }).processors.length, 0, 'warpers only when sampling');
   });
 
+  test('a prompt that fills the model\'s positions is refused, naming both numbers; dynamic RoPE may run past them', () => {
+    assert.throws(() => resolve({}, 2048), /^InputError: the prompt has 2048 tokens, but the model takes at most 2048 positions \(max_position_embeddings\), leaving no room/);
+    const dynamic = { ...text, rope_parameters: { rope_type: 'dynamic' as const, rope_theta: 10000, factor: 2 } };
+    assert.equal(resolveGeneration({ maxNewTokens: 100 }, DEFAULT_GENERATION_CONFIG, dynamic, 32001, 4000).maxLength, 4100);
+  });
+
   test('maxLength and maxNewTokens', () => {
     assert.equal(resolve({ maxNewTokens: 5 }).maxLength, 15);
     assert.equal(resolve({ maxLength: 12 }).maxLength, 12);
@@ -94,6 +100,8 @@ describe('generation options', () => {
     [{ numReturnSequences: 2 }, /greedy decoding returns one sequence per prompt/],
     [{ stopStrings: ['###'] }, /stopStrings need the tokenizer/],
     [{ maxTime: -1 }, /maxTime must be > 0 seconds/],
+    [{ maxNewTokens: 1e9 }, /the prompt \(10 tokens\) and the new tokens \(up to 1000000000\) need 1000000010 positions, but the model takes at most \d+ positions \(max_position_embeddings\); lower maxNewTokens/],
+    [{ maxNewTokens: 3000, minNewTokens: 3000, maxLength: 9000 }, /need 3010 positions, but the model takes at most 2048 positions/],
   ];
   for (const [options, message] of bad) {
     test(`rejects ${JSON.stringify(options)}`, () => {

@@ -147,5 +147,25 @@ describe('image input', () => {
     await expectError({ width: 2, height: 2, data: new Uint8Array(5) }, /data has 5 bytes, not 2×2×3/);
     await expectError(42 as unknown as string, /image must be a file path, encoded bytes/);
     await expectError({ width: 0, height: 3, data: new Uint8Array(0) }, /image has size 0×3/);
+    await expectError(null as unknown as string, /image must be a file path, encoded bytes .*, got null/);
+    await expectError({ width: 2, height: 2, data: new Uint8Array(20), channels: 5 as 3 }, /decoded image 2×2: channels must be 1, 3 or 4, got 5/);
+  });
+  test('a BMP whose header declares more than the file holds is refused before anything is allocated', async () => {
+    const bmp = new Uint8Array(9000);
+    const v = new DataView(bmp.buffer);
+    bmp.set([0x42, 0x4d]);
+    v.setUint32(10, 1078, true); // pixel data offset
+    v.setUint32(14, 40, true); // BITMAPINFOHEADER
+    v.setInt32(18, 64, true);
+    v.setInt32(22, 64, true);
+    v.setUint16(28, 8, true); // 8 bits per pixel: a palette
+    v.setUint32(46, 305_000_000, true); // palette entries
+    await expectError(write('palette.bmp', bmp), /palette\.bmp: cannot decode BMP: BMP declares a palette of 305000000 colours \(at most 65536\)/);
+    v.setUint32(46, 4000, true);
+    await expectError(write('palette2.bmp', bmp), /BMP declares a palette of 4000 colours, more than its 9000 bytes hold/);
+    v.setUint32(46, 0, true);
+    v.setInt32(18, 100_000, true);
+    v.setInt32(22, 100_000, true);
+    await expectError(write('huge.bmp', bmp), /huge\.bmp: image is \d+×100000 = \d+ pixels, more than the limit/);
   });
 });
