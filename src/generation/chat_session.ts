@@ -10,7 +10,7 @@ import { InputError } from '../errors.js';
 import type { KVCache } from '../models/kv_cache.js';
 import type { BuiltinTemplate, ChatMessage, ContentPart } from '../processor/chat_template.js';
 import type { ImageInput } from '../processor/image.js';
-import type { ImageAspectRatio } from '../processor/image_processor.js';
+import { checkAspect, type ImageAspectRatio } from '../processor/image_processor.js';
 import type { VipLlavaProcessor } from '../processor/processor.js';
 import { decodeTokens, type FinishReason, type TokenEvent } from './generate.js';
 import type { GenerationOptions } from './options.js';
@@ -46,7 +46,9 @@ export class ChatSession {
     readonly model: GenerativeModel,
     readonly processor: VipLlavaProcessor,
     readonly options: ChatSessionOptions = {},
-  ) {}
+  ) {
+    checkAspect(options.imageAspectRatio);
+  }
 
   /** Forgets the conversation and the cache. */
   reset(): void {

@@ -9,10 +9,25 @@
 import type { ImageProcessorConfig } from '../config/preprocessor_config.js';
 import { InputError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
-import { loadImage, type ImageInput, type LoadImageOptions, type RgbImage } from './image.js';
+import { DEFAULT_MAX_PIXELS, loadImage, type ImageInput, type LoadImageOptions, type RgbImage } from './image.js';
 import { resizePil } from './resample.js';
 
 export type ImageAspectRatio = 'crop' | 'pad';
+export const IMAGE_ASPECT_RATIOS: readonly ImageAspectRatio[] = ['crop', 'pad'];
+
+/** The aspect mode checked: 'crop' when absent; anything else is an error naming the choices. */
+export function checkAspect(aspect: unknown): ImageAspectRatio {
+  if (aspect === undefined) return 'crop';
+  if (aspect === 'crop' || aspect === 'pad') return aspect;
+  throw new InputError(`imageAspectRatio must be one of crop, pad, got "${String(aspect)}"`);
+}
+
+/** Refuses an intermediate image (padded or resized) of more pixels than the limit, before it is made. */
+function checkWork(what: string, width: number, height: number, maxPixels: number): void {
+  if (width * height > maxPixels) {
+    throw new InputError(`the image would be ${width}×${height} = ${width * height} pixels ${what}, more than the limit of ${maxPixels} (an extreme aspect ratio? raise maxPixels to allow it)`);
+  }
+}
 
 export interface PreprocessOptions extends LoadImageOptions {
   /** 'crop' (default): the hub processor. 'pad': pad to a square first, as ViP-LLaVA was trained. */
@@ -63,6 +78,14 @@ export function centerCrop(image: RgbImage, cropH: number, cropW: number): RgbIm
   return { width: cropW, height: cropH, data: out };
 }
 
+/** `part` on a zero canvas of width × height at (left, top); `part` itself when it fills the canvas. */
+function placeAt(part: RgbImage, width: number, height: number, left: number, top: number): RgbImage {
+  if (part.width === width && part.height === height) return part;
+  const out = new Uint8Array(width * height * 3);
+  for (let y = 0; y < part.height; y++) out.set(part.data.subarray(y * part.width * 3, (y + 1) * part.width * 3), ((y + top) * width + left) * 3);
+  return { width, height, data: out };
+}
+
 export class CLIPImageProcessor {
   constructor(readonly config: ImageProcessorConfig) {}
 
@@ -72,12 +95,26 @@ export class CLIPImageProcessor {
     return [r, g, b];
   }
 
-  /** Resize and crop: the 8-bit image the float conversion starts from. */
-  resizeAndCrop(image: RgbImage, aspect: ImageAspectRatio = 'crop'): RgbImage {
+  /**
+   * Resize and crop: the 8-bit image the float conversion starts from. With both, only the part of the resize
+   * the crop keeps is computed (each pixel as the whole resize gives it), so a very long image costs no more
+   * than the crop; intermediate images beyond `maxPixels` are refused before they are made.
+   */
+  resizeAndCrop(image: RgbImage, aspect: ImageAspectRatio = 'crop', maxPixels = DEFAULT_MAX_PIXELS): RgbImage {
     const c = this.config;
+    if (checkAspect(aspect) === 'pad') checkWork('padded to a square', Math.max(image.width, image.height), Math.max(image.width, image.height), maxPixels);
     let img = aspect === 'pad' ? padToSquare(image, this.padColor) : image;
     if (c.do_resize) {
       const target = 'shortest_edge' in c.size ? shortestEdgeSize(img.height, img.width, c.size.shortest_edge) : c.size;
+      if (c.do_center_crop) {
+        const { height: ch, width: cw } = c.crop_size;
+        // the crop's offsets as centerCrop takes them (negative when the resized image is smaller: padding)
+        const oy = Math.floor((target.height - ch) / 2);
+        const ox = Math.floor((target.width - cw) / 2);
+        const win = { top: Math.max(0, oy), left: Math.max(0, ox), bottom: Math.min(target.height, oy + ch), right: Math.min(target.width, ox + cw) };
+        return placeAt(resizePil(img, target.width, target.height, c.resample, win), cw, ch, win.left - ox, win.top - oy);
+      }
+      checkWork('after resizing', target.width, target.height, maxPixels);
       img = resizePil(img, target.width, target.height, c.resample);
     }
     if (c.do_center_crop) img = centerCrop(img, c.crop_size.height, c.crop_size.width);
@@ -109,8 +146,9 @@ export class CLIPImageProcessor {
   async preprocess(images: ImageInput | ImageInput[], options: PreprocessOptions = {}): Promise<{ pixelValues: Tensor<'float32'> }> {
     const list = Array.isArray(images) ? images : [images];
     if (list.length === 0) throw new InputError('preprocess needs at least one image');
+    const aspect = checkAspect(options.imageAspectRatio);
     const processed = await Promise.all(
-      list.map(async (input) => this.resizeAndCrop(await loadImage(input, options), options.imageAspectRatio)),
+      list.map(async (input) => this.resizeAndCrop(await loadImage(input, options), aspect, options.maxPixels)),
     );
     const { width, height } = processed[0];
     if (processed.some((p) => p.width !== width || p.height !== height)) {

@@ -13,7 +13,7 @@ import { openCheckpoint, readJson, type CheckpointFiles, type ResolveOptions } f
 import { Tensor } from '../tensor/tensor.js';
 import { BUILTIN_TEMPLATES, renderChatTemplate, type BuiltinTemplate, type ChatMessage } from './chat_template.js';
 import type { ImageInput } from './image.js';
-import { CLIPImageProcessor, type ImageAspectRatio } from './image_processor.js';
+import { checkAspect, CLIPImageProcessor, type ImageAspectRatio } from './image_processor.js';
 import { VipLlavaTokenizer, type PaddingSide } from './tokenizer.js';
 
 export interface ProcessInputs {
@@ -129,6 +129,7 @@ export class VipLlavaProcessor {
 
   /** Prompts and images → input ids, attention mask and pixel values, ready for the model. */
   async process(inputs: ProcessInputs): Promise<ProcessorOutput> {
+    checkAspect(inputs.imageAspectRatio);
     const texts = Array.isArray(inputs.text) ? inputs.text : [inputs.text];
     if (texts.length === 0 || texts.some((t) => typeof t !== 'string')) throw new InputError('text must be a string or a non-empty array of strings');
     const images = inputs.images === undefined ? [] : Array.isArray(inputs.images) ? inputs.images : [inputs.images];

@@ -47,17 +47,20 @@ const FILTERS: Record<number, Filter> = {
 const PRECISION_BITS = 32 - 8 - 2;
 const ONE = 2 ** PRECISION_BITS;
 
-/** Per output index: first input index, tap count, and fixed-point weights (`ksize` slots each). */
-function coefficients(inSize: number, outSize: number, filter: Filter) {
+/**
+ * Per output index in [start, start + n): first input index, tap count, and fixed-point weights (`ksize` slots
+ * each). Each index's coefficients depend on that index alone, so a window of the output costs only its size.
+ */
+function coefficients(inSize: number, outSize: number, filter: Filter, start = 0, n = outSize) {
   const scale = inSize / outSize;
   const filterscale = Math.max(scale, 1);
   const support = filter.support * filterscale;
   const ksize = Math.ceil(support) * 2 + 1;
-  const bounds = new Int32Array(outSize * 2);
-  const weights = new Int32Array(outSize * ksize);
+  const bounds = new Int32Array(n * 2);
+  const weights = new Int32Array(n * ksize);
   const w = new Float64Array(ksize);
-  for (let xx = 0; xx < outSize; xx++) {
-    const center = (xx + 0.5) * scale;
+  for (let xx = 0; xx < n; xx++) {
+    const center = (xx + start + 0.5) * scale;
     const ss = 1 / filterscale;
     const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
     const count = Math.min(Math.trunc(center + support + 0.5), inSize) - xmin;
@@ -82,42 +85,69 @@ const clip8 = (acc: number) => {
   return v < 0 ? 0 : v > 255 ? 255 : v;
 };
 
-/**
- * Pillow's NEAREST resize (an affine scale, ImagingScaleAffine): source coordinates advance by repeated
- * addition of the scale from the centre of the first pixel, and are truncated.
- */
-function resizeNearest(image: RgbImage, width: number, height: number): RgbImage {
-  const sx = image.width / width;
-  const sy = image.height / height;
-  const xin = new Int32Array(width);
-  for (let x = 0, xo = sx * 0.5; x < width; x++, xo += sx) xin[x] = Math.min(Math.trunc(xo), image.width - 1);
-  const out = new Uint8Array(width * height * 3);
-  for (let y = 0, yo = sy * 0.5; y < height; y++, yo += sy) {
-    const row = Math.min(Math.trunc(yo), image.height - 1) * image.width;
-    for (let x = 0; x < width; x++) out.set(image.data.subarray((row + xin[x]) * 3, (row + xin[x]) * 3 + 3), (y * width + x) * 3);
-  }
-  return { width, height, data: out };
+/** The part of a resize's output to compute: rows [top, bottom) and columns [left, right). */
+export interface Window {
+  top: number;
+  left: number;
+  bottom: number;
+  right: number;
 }
 
-/** Resizes an RGB image to width × height with a PIL filter (0–5); returns the input if nothing changes. */
-export function resizePil(image: RgbImage, width: number, height: number, resample: number): RgbImage {
-  if (width === image.width && height === image.height) return image;
-  if (resample === PIL_FILTERS.NEAREST) return resizeNearest(image, width, height);
+/**
+ * Pillow's NEAREST resize (an affine scale, ImagingScaleAffine): source coordinates advance by repeated
+ * addition of the scale from the centre of the first pixel, and are truncated (so they are summed from the
+ * first pixel even when only a window is kept).
+ */
+function resizeNearest(image: RgbImage, width: number, height: number, win: Window): RgbImage {
+  const sx = image.width / width;
+  const sy = image.height / height;
+  const w = win.right - win.left;
+  const xin = new Int32Array(w);
+  for (let x = 0, xo = sx * 0.5; x < win.right; x++, xo += sx) if (x >= win.left) xin[x - win.left] = Math.min(Math.trunc(xo), image.width - 1);
+  const out = new Uint8Array(w * (win.bottom - win.top) * 3);
+  for (let y = 0, yo = sy * 0.5; y < win.bottom; y++, yo += sy) {
+    if (y < win.top) continue;
+    const row = Math.min(Math.trunc(yo), image.height - 1) * image.width;
+    for (let x = 0; x < w; x++) out.set(image.data.subarray((row + xin[x]) * 3, (row + xin[x]) * 3 + 3), ((y - win.top) * w + x) * 3);
+  }
+  return { width: w, height: win.bottom - win.top, data: out };
+}
+
+/** The window of an image, copied (the image itself when the window is all of it). */
+function cut(image: RgbImage, win: Window): RgbImage {
+  const w = win.right - win.left;
+  const h = win.bottom - win.top;
+  if (w === image.width && h === image.height) return image;
+  const out = new Uint8Array(w * h * 3);
+  for (let y = 0; y < h; y++) out.set(image.data.subarray(((y + win.top) * image.width + win.left) * 3, ((y + win.top) * image.width + win.right) * 3), y * w * 3);
+  return { width: w, height: h, data: out };
+}
+
+/**
+ * Resizes an RGB image to width × height with a PIL filter (0–5); returns the input if nothing changes. With
+ * `win`, only that part of the output is computed and returned, each pixel as the whole resize gives it.
+ */
+export function resizePil(image: RgbImage, width: number, height: number, resample: number, win: Window = { top: 0, left: 0, bottom: height, right: width }): RgbImage {
+  if (width === image.width && height === image.height) return cut(image, win);
+  if (resample === PIL_FILTERS.NEAREST) return resizeNearest(image, width, height, win);
   const filter = FILTERS[resample];
   if (!filter) throw new RangeError(`resample ${resample} is not a Pillow filter (0 nearest, 1 lanczos, 2 bilinear, 3 bicubic, 4 box, 5 hamming)`);
-  const vert = coefficients(image.height, height, filter);
-  let src = image;
+  const outW = win.right - win.left;
+  const outH = win.bottom - win.top;
+  const vert = coefficients(image.height, height, filter, win.top, outH);
+  let src: RgbImage = image;
   let rowShift = 0;
+  let colShift = win.left; // the column of src that is the window's first
   if (width !== image.width) {
-    // Horizontal pass over only the rows the vertical pass will read.
+    // Horizontal pass over only the rows the vertical pass will read, and only the window's columns.
     const first = vert.bounds[0];
-    const last = vert.bounds[(height - 1) * 2] + vert.bounds[(height - 1) * 2 + 1];
-    const { bounds, weights, ksize } = coefficients(image.width, width, filter);
+    const last = vert.bounds[(outH - 1) * 2] + vert.bounds[(outH - 1) * 2 + 1];
+    const { bounds, weights, ksize } = coefficients(image.width, width, filter, win.left, outW);
     const rows = last - first;
-    const out = new Uint8Array(width * rows * 3);
+    const out = new Uint8Array(outW * rows * 3);
     for (let y = 0; y < rows; y++) {
       const inRow = (y + first) * image.width * 3;
-      for (let xx = 0; xx < width; xx++) {
+      for (let xx = 0; xx < outW; xx++) {
         const xmin = bounds[xx * 2];
         const count = bounds[xx * 2 + 1];
         const k = xx * ksize;
@@ -131,38 +161,39 @@ export function resizePil(image: RgbImage, width: number, height: number, resamp
           g += image.data[p + 1] * w;
           b += image.data[p + 2] * w;
         }
-        const o = (y * width + xx) * 3;
+        const o = (y * outW + xx) * 3;
         out[o] = clip8(r);
         out[o + 1] = clip8(g);
         out[o + 2] = clip8(b);
       }
     }
-    src = { width, height: rows, data: out };
+    src = { width: outW, height: rows, data: out };
     rowShift = first;
+    colShift = 0;
   }
-  if (height === image.height) return src;
-  const out = new Uint8Array(width * height * 3);
+  if (height === image.height) return cut(src, { top: win.top - rowShift, bottom: win.bottom - rowShift, left: colShift, right: colShift + outW });
+  const out = new Uint8Array(outW * outH * 3);
   const { bounds, weights, ksize } = vert;
-  for (let yy = 0; yy < height; yy++) {
+  for (let yy = 0; yy < outH; yy++) {
     const ymin = bounds[yy * 2] - rowShift;
     const count = bounds[yy * 2 + 1];
     const k = yy * ksize;
-    for (let xx = 0; xx < width; xx++) {
+    for (let xx = 0; xx < outW; xx++) {
       let r = ONE / 2;
       let g = ONE / 2;
       let b = ONE / 2;
       for (let y = 0; y < count; y++) {
-        const p = ((y + ymin) * width + xx) * 3;
+        const p = ((y + ymin) * src.width + xx + colShift) * 3;
         const w = weights[k + y];
         r += src.data[p] * w;
         g += src.data[p + 1] * w;
         b += src.data[p + 2] * w;
       }
-      const o = (yy * width + xx) * 3;
+      const o = (yy * outW + xx) * 3;
       out[o] = clip8(r);
       out[o + 1] = clip8(g);
       out[o + 2] = clip8(b);
     }
   }
-  return { width, height, data: out };
+  return { width: outW, height: outH, data: out };
 }

@@ -169,3 +169,43 @@ describe('image input', () => {
     await expectError(write('huge.bmp', bmp), /huge\.bmp: image is \d+×100000 = \d+ pixels, more than the limit/);
   });
 });
+
+describe('image processor work is bounded', () => {
+  const processor = new CLIPImageProcessor({ ...CLIP_IMAGE_PROCESSOR_DEFAULTS, size: { shortest_edge: 336 }, crop_size: { height: 336, width: 336 } });
+  const stripe = (w: number, h: number) => ({ width: w, height: h, data: Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 37) % 251) });
+  const centerCrop = (img: { width: number; height: number; data: Uint8Array }, size: number) => {
+    const left = Math.floor((img.width - size) / 2);
+    const top = Math.floor((img.height - size) / 2);
+    const out = new Uint8Array(size * size * 3);
+    for (let y = 0; y < size; y++) out.set(img.data.subarray(((y + top) * img.width + left) * 3, ((y + top) * img.width + left + size) * 3), y * size * 3);
+    return out;
+  };
+
+  test('a crop resizes only what it keeps: the pixels the whole resize gives, for every filter', () => {
+    for (const [w, h] of [[7, 1000], [1000, 9], [500, 400], [50, 20]]) {
+      for (const resample of Object.values(PIL_FILTERS)) {
+        const p = new CLIPImageProcessor({ ...processor.config, resample });
+        const img = stripe(w, h);
+        const target = shortestEdgeSize(h, w, 336);
+        const whole = resizePil(img, target.width, target.height, resample);
+        assert.deepEqual(p.resizeAndCrop(img).data, centerCrop(whole, 336), `${w}×${h}, filter ${resample}`);
+      }
+    }
+  });
+
+  test('a 1×5000 image in crop mode costs a crop, not a 336×1,680,000 resize (1.7 GB before)', () => {
+    const before = process.memoryUsage().arrayBuffers;
+    let peak = before;
+    const out = processor.resizeAndCrop(stripe(1, 5000));
+    peak = Math.max(peak, process.memoryUsage().arrayBuffers);
+    assert.equal(out.width * out.height, 336 * 336);
+    assert.ok(peak - before < 64 << 20, `${((peak - before) / 2 ** 20).toFixed(0)} MB of buffers`);
+  });
+
+  test('padded or resized images beyond the pixel limit are refused before they are made; unknown aspect modes too', async () => {
+    assert.throws(() => processor.resizeAndCrop(stripe(1, 5000), 'pad', 1_000_000), /the image would be 5000×5000 = 25000000 pixels padded to a square, more than the limit of 1000000/);
+    const noCrop = new CLIPImageProcessor({ ...processor.config, do_center_crop: false });
+    assert.throws(() => noCrop.resizeAndCrop(stripe(1, 5000), 'crop', 10_000_000), /the image would be 336×1680000 = 564480000 pixels after resizing, more than the limit/);
+    await assert.rejects(processor.preprocess(stripe(4, 4), { imageAspectRatio: 'square' as 'crop' }), /imageAspectRatio must be one of crop, pad, got "square"/);
+  });
+});
