@@ -29,6 +29,9 @@ interface FileMeta {
   url: string;
 }
 
+/** The hub could not be reached at all (no answer): a cached snapshot's optional files are then skipped. */
+export class HubUnreachable extends HubError {}
+
 function resolveUrl(r: HubRequest, file: string): string {
   const path = file.split('/').map(encodeURIComponent).join('/');
   return `${r.endpoint.replace(/\/+$/, '')}/${r.repoId}/resolve/${encodeURIComponent(r.revision)}/${path}`;
@@ -49,7 +52,7 @@ async function head(r: HubRequest, file: string): Promise<FileMeta | { missing: 
   try {
     res = await fetch(url, { method: 'HEAD', redirect: 'manual', headers: headers(r) });
   } catch (e) {
-    throw new HubError(`cannot reach ${r.endpoint} for ${r.repoId}/${file}: ${(e as Error).cause ?? (e as Error).message}`);
+    throw new HubUnreachable(`cannot reach ${r.endpoint} for ${r.repoId}/${file}: ${(e as Error).cause ?? (e as Error).message}`);
   }
   if (res.status === 401 || res.status === 403) {
     throw new HubError(`access to ${r.repoId} was refused (HTTP ${res.status}); set HF_TOKEN if the repository is gated or private`);

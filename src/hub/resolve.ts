@@ -10,7 +10,7 @@ import type { ByteSource } from '../io/byte_source.js';
 import { REPO_ID, type CheckpointFiles, type ResolveOptions } from '../io/checkpoint.js';
 import { FileSource } from '../io/file_source.node.js';
 import { cachedCommit, defaultCacheDir, noExistPath, repoFolder, snapshotPath } from './cache.js';
-import { downloadFile, type HubRequest } from './download.js';
+import { downloadFile, HubUnreachable, type HubRequest } from './download.js';
 
 function envToken(env: NodeJS.ProcessEnv): string | undefined {
   if (env.HF_TOKEN) return env.HF_TOKEN;
@@ -62,9 +62,18 @@ export class Snapshot implements CheckpointFiles {
     return this.commit && this.hub ? join(this.hub.repoDir, 'snapshots', this.commit) : null;
   }
 
-  /** `file`, downloading it if needed; null if the checkpoint has no such file. */
+  /**
+   * `file`, downloading it if needed; null if the checkpoint has no such file, or if the hub cannot be reached
+   * and a snapshot is cached (as huggingface_hub skips optional files offline).
+   */
   async optionalFile(file: string): Promise<ByteSource | null> {
-    const path = await this.optionalPath(file);
+    let path: string | null;
+    try {
+      path = await this.optionalPath(file);
+    } catch (e) {
+      if (e instanceof HubUnreachable && this.commit) return null;
+      throw e;
+    }
     return path === null ? null : new FileSource(path);
   }
 

@@ -8,7 +8,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSy
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { VipLlavaForConditionalGeneration, loadConfig } from '../../src/index.node.js';
+import { VipLlavaForConditionalGeneration, VipLlavaProcessor, loadConfig } from '../../src/index.node.js';
 import { VipLlavaConfig } from '../../src/config/vipllava_config.js';
 import type { ProgressEvent } from '../../src/io/progress.js';
 import { HubError } from '../../src/errors.js';
@@ -59,6 +59,16 @@ describe('checkpoint resolution', () => {
     } finally {
       process.env = saved;
     }
+  });
+
+  test('a cached model loads with the network down and no offline flag: optional files it lacks are skipped', async () => {
+    const cache = tempDir('cache-down');
+    pythonStyleCache(cache, REPO, COMMIT, TINY_LLAMA);
+    const down = { cacheDir: cache, endpoint: 'http://127.0.0.1:9' }; // nothing listens on port 9
+    const processor = await VipLlavaProcessor.fromPretrained(REPO, down); // looks for chat_template.jinja, processor_config.json, ...
+    assert.ok(processor.tokenizer.vocabSize > 0);
+    await greedyMatchesGolden(await VipLlavaForConditionalGeneration.fromPretrained(REPO, down));
+    await assert.rejects(VipLlavaForConditionalGeneration.fromPretrained('llava-hf/not-cached', down), /cannot reach http:\/\/127\.0\.0\.1:9/);
   });
 
   test('a commit hash as revision, and an unknown revision offline', async () => {
