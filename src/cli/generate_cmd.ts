@@ -1,6 +1,6 @@
 /** `vipllava generate`: one question about zero or more images, the answer streamed as it is produced. */
 import { StopStringFilter, VipLlavaForConditionalGeneration, VipLlavaProcessor, type ChatMessage, type ContentPart, type ImageInput, type ResolveOptions } from '../index.node.js';
-import { generationOptions, UsageError } from './generation_flags.js';
+import { generationOptions, Interrupted, UsageError } from './generation_flags.js';
 import { cropWarnings, drawOnImage, fillPromptText, visualPrompts } from './visual_prompt_flags.js';
 
 export interface GenerateArgs {
@@ -50,31 +50,34 @@ export async function generateCommand(a: GenerateArgs, out: NodeJS.WritableStrea
   const promptLength = inputs.inputIds.dims[1];
   const stopFilter = new StopStringFilter(options.stopStrings ?? []);
 
-  if ((options.numBeams ?? 1) > 1) {
-    const sequences = await model.generate({ ...inputs, ...options, tokenizer: processor.tokenizer });
-    const newIds = (sequences.tolist() as number[][])[0].slice(promptLength).filter((id) => id !== processor.tokenizer.padTokenId);
-    const answer = stopFilter.push(processor.tokenizer.decode(newIds, { skipSpecialTokens: true })) + stopFilter.flush();
-    out.write(a.json ? `${JSON.stringify({ answer, prompt, new_ids: newIds })}\n` : `${answer}\n`);
-    return;
-  }
+  // Ctrl-C stops the generation between tokens; what was produced is printed, and the command exits 130.
   const ac = new AbortController();
   const onSigint = () => ac.abort();
   process.once('SIGINT', onSigint);
-  const newIds: number[] = [];
-  let answer = '';
-  let finishReason = 'length';
   try {
-    for await (const event of model.generateStream({ ...inputs, ...options, tokenizer: processor.tokenizer, signal: ac.signal })) {
-      if (event.token >= 0) newIds.push(event.token);
-      const text = stopFilter.push(event.text) + (event.finishReason ? stopFilter.flush() : '');
-      answer += text;
-      if (!a.json && text) out.write(text);
-      if (event.finishReason) finishReason = event.finishReason;
+    if ((options.numBeams ?? 1) > 1) {
+      const sequences = await model.generate({ ...inputs, ...options, tokenizer: processor.tokenizer, signal: ac.signal });
+      const newIds = (sequences.tolist() as number[][])[0].slice(promptLength).filter((id) => id !== processor.tokenizer.padTokenId);
+      const answer = stopFilter.push(processor.tokenizer.decode(newIds, { skipSpecialTokens: true })) + stopFilter.flush();
+      const finishReason = ac.signal.aborted ? 'abort' : undefined;
+      out.write(a.json ? `${JSON.stringify({ answer, prompt, new_ids: newIds, ...(finishReason && { finish_reason: finishReason }) })}\n` : `${answer}\n`);
+    } else {
+      const newIds: number[] = [];
+      let answer = '';
+      let finishReason = 'length';
+      for await (const event of model.generateStream({ ...inputs, ...options, tokenizer: processor.tokenizer, signal: ac.signal })) {
+        if (event.token >= 0) newIds.push(event.token);
+        const text = stopFilter.push(event.text) + (event.finishReason ? stopFilter.flush() : '');
+        answer += text;
+        if (!a.json && text) out.write(text);
+        if (event.finishReason) finishReason = event.finishReason;
+      }
+      out.write(a.json ? `${JSON.stringify({ answer, prompt, new_ids: newIds, finish_reason: finishReason })}\n` : '\n');
     }
   } finally {
     process.off('SIGINT', onSigint);
   }
-  out.write(a.json ? `${JSON.stringify({ answer, prompt, new_ids: newIds, finish_reason: finishReason })}\n` : '\n');
+  if (ac.signal.aborted) throw new Interrupted();
 }
 
 export function parseAspect(value: string | undefined): 'crop' | 'pad' | undefined {

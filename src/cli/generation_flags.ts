@@ -1,7 +1,15 @@
 /** Generation flags shared by `generate` and `chat`, turned into GenerationOptions. */
 import type { GenerationOptions } from '../index.node.js';
 
+/** The command line is wrong (an unknown command or flag, a bad value, a missing argument): exit 2. */
 export class UsageError extends Error {}
+
+/** Ctrl-C stopped the command; what it had produced was kept: exit 130, as a shell reports SIGINT. */
+export class Interrupted extends Error {
+  constructor() {
+    super('interrupted');
+  }
+}
 
 export const GENERATION_FLAGS = {
   'max-new-tokens': { type: 'string' },

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { checkLoadOptions, DEFAULT_MODEL, SYNTHETIC_DATA, VipLlavaForConditionalGeneration, VipLlavaProcessor, type FromPretrainedOptions } from '../index.node.js';
 import { chatCommand } from './chat_cmd.js';
 import { generateCommand, parseAspect } from './generate_cmd.js';
-import { GENERATION_FLAGS, GENERATION_HELP, UsageError } from './generation_flags.js';
+import { GENERATION_FLAGS, GENERATION_HELP, Interrupted, UsageError } from './generation_flags.js';
 import { infoCommand } from './info_cmd.js';
 import { drawCommand } from './draw_cmd.js';
 import { evalCommand } from './eval_cmd.js';
@@ -148,9 +148,19 @@ function engineOptions(values: { dtype?: string; engine?: string; threads?: stri
   }
 }
 
+// A reader that closes the pipe (`vipllava generate … | head`) ends the command quietly, as cat does.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
 const argv = process.argv.slice(2);
 main(argv).catch((e: unknown) => {
   const err = e as Error;
+  if (e instanceof Interrupted) {
+    console.error('vipllava: interrupted');
+    process.exit(130);
+  }
   if (argv.includes('--verbose')) console.error(err.stack);
   else console.error(`vipllava: ${err.message}`);
   if (e instanceof UsageError) console.error('run "vipllava --help" for usage');

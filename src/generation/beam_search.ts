@@ -133,6 +133,13 @@ export async function beamSearch(model: GenerativeModel, p: Prepared, o: Generat
     logits = await decodeStep(model, tokens, cache, mask);
   }
 
+  if (o.signal?.aborted) {
+    // Cancelled: running beams count as finished at their length, so what was produced is kept.
+    for (let b = 0; b < B; b++) {
+      const pool = [...done[b].filter((h) => h.finished), ...running[b].map((h) => ({ ...h, score: f32(h.score / f32(h.generated ** s.lengthPenalty)), finished: true }))];
+      done[b] = topIndices(pool.map((h) => h.score), nb).map((i) => pool[i]);
+    }
+  }
   // The best numReturnSequences finished hypotheses per prompt, cropped to the longest and padded.
   const chosen = done.flatMap((d) => d.slice(0, s.numReturnSequences));
   const length = p.promptLength + Math.max(...chosen.map((h) => (h.finished ? h.generated : 0)));
