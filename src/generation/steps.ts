@@ -6,7 +6,7 @@
  */
 import type { DeviceTensor } from '../backend/backend.js';
 import * as ops from '../backend/ops.js';
-import { InputError } from '../errors.js';
+import { InputError, VipLlavaError } from '../errors.js';
 import type { KVCache } from '../models/kv_cache.js';
 import type { VipLlavaNetwork } from '../models/vipllava.js';
 import { readIntMatrix, readMask, Tensor } from '../tensor/tensor.js';
@@ -111,8 +111,9 @@ export class MaskState {
  */
 export async function prefill(model: GenerativeModel, p: Prepared, cache: KVCache, mask: MaskState, expand: number): Promise<Float32Array> {
   const keyMask = p.promptMask.includes(0) ? p.promptMask : undefined;
-  const logits = await ops.read(
-    model.step({ ids: p.prompt, batch: p.batch, seq: p.promptLength, positions: p.promptPositions, keyMask, cache, imageFeatures: p.imageFeatures, logitsToKeep: 1 }),
+  const logits = await finite(
+    ops.read(model.step({ ids: p.prompt, batch: p.batch, seq: p.promptLength, positions: p.promptPositions, keyMask, cache, imageFeatures: p.imageFeatures, logitsToKeep: 1 })),
+    'after the prompt',
   );
   if (expand === 1) return logits;
   cache.reorder(mask.source);
@@ -121,12 +122,21 @@ export async function prefill(model: GenerativeModel, p: Prepared, cache: KVCach
   return out;
 }
 
+/** The logits, or an error when the model gave NaN or infinities (corrupt weights), which no decoding can use. */
+async function finite(logits: Promise<Float32Array>, where: string): Promise<Float32Array> {
+  const l = await logits;
+  for (let i = 0; i < l.length; i++) {
+    if (!Number.isFinite(l[i])) throw new VipLlavaError(`the model's logits are not finite (${l[i]}) ${where}; its weights may be corrupt`);
+  }
+  return l;
+}
+
 /** Feeds one token per row at the next position; returns the next logits [rows, vocab]. */
 export async function decodeStep(model: GenerativeModel, tokens: Int32Array, cache: KVCache, mask: MaskState): Promise<Float32Array> {
   const positions = Int32Array.from(mask.nextPosition);
   mask.nextPosition.forEach((v, r) => (mask.nextPosition[r] = v + 1));
   const keyMask = mask.view(cache.length + 1);
-  return ops.read(model.step({ ids: tokens, batch: tokens.length, seq: 1, positions, keyMask, cache, logitsToKeep: 1 }));
+  return finite(ops.read(model.step({ ids: tokens, batch: tokens.length, seq: 1, positions, keyMask, cache, logitsToKeep: 1 })), `at position ${positions[0]}`);
 }
 
 /**
@@ -137,7 +147,7 @@ export async function prefillSuffix(model: GenerativeModel, ids: readonly number
   const start = cache.length;
   const suffix = Int32Array.from(ids.slice(start));
   const positions = Int32Array.from(suffix, (_, k) => start + k);
-  return ops.read(model.step({ ids: suffix, batch: 1, seq: suffix.length, positions, cache, imageFeatures, logitsToKeep: 1 }));
+  return finite(ops.read(model.step({ ids: suffix, batch: 1, seq: suffix.length, positions, cache, imageFeatures, logitsToKeep: 1 })), 'after the prompt');
 }
 
 /** A prompt already run through the model (a chat session's cache): its cache and last logits. */

@@ -4,7 +4,7 @@
  * a hub repository read over HTTP. Either way loaders ask for files by name and read them in ranges.
  */
 import type { Json } from '../config/fields.js';
-import { ConfigError, HubError } from '../errors.js';
+import { ConfigError, HubError, InputError } from '../errors.js';
 import { env } from '../platform.js';
 import { HttpSource, readText, type ByteSource } from './byte_source.js';
 import type { OnProgress } from './progress.js';
@@ -82,7 +82,10 @@ export function setCheckpointOpener(open: Opener): void {
 
 /** A checkpoint's files from a name (folder, hub id) or as given. */
 export function openCheckpoint(source: string | CheckpointFiles, options: ResolveOptions = {}): CheckpointFiles {
-  return typeof source === 'string' ? opener(source, options) : source;
+  if (typeof source === 'string' && source.length > 0) return opener(source, options);
+  const files = source as Partial<CheckpointFiles> | null | undefined;
+  if (typeof files === 'object' && files !== null && typeof files.file === 'function' && typeof files.optionalFile === 'function') return files as CheckpointFiles;
+  throw new InputError(`a checkpoint is a folder, a hub id or CheckpointFiles, got ${source === '' ? 'an empty string' : source === null ? 'null' : typeof source}`);
 }
 
 /** A JSON file's object; errors name the file. */

@@ -69,6 +69,7 @@ function checkPrompt(p: VisualPrompt, i: number, image: RgbImage): void {
     if (!Array.isArray(p.box) || p.box.length !== 4 || !p.box.every(finite)) throw new InputError(`${where}: box must be [x1, y1, x2, y2], got ${JSON.stringify(p.box)}`);
     const [x0, y0, x1, y1] = p.box;
     if (x1 < x0 || y1 < y0) throw new InputError(`${where}: box [${p.box.join(', ')}] has x2 < x1 or y2 < y1`);
+    if (x1 === x0 || y1 === y0) throw new InputError(`${where}: box [${p.box.join(', ')}] has no area (x2 = x1 or y2 = y1)`);
     if (x1 < 0 || y1 < 0 || x0 >= image.width || y0 >= image.height) {
       throw new InputError(`${where}: box [${p.box.join(', ')}] lies outside the ${image.width}×${image.height} image`);
     }
@@ -92,8 +93,16 @@ function checkPrompt(p: VisualPrompt, i: number, image: RgbImage): void {
   if (p.width !== undefined && !(finite(p.width) && p.width > 0)) throw new InputError(`${where}: width must be a positive number, got ${p.width}`);
 }
 
+/** Throws unless `image` is decoded 8-bit RGB (what loadImage returns). */
+function checkImage(image: unknown, fn: string): asserts image is RgbImage {
+  const i = image as RgbImage;
+  const ok = typeof i === 'object' && i !== null && Number.isInteger(i.width) && Number.isInteger(i.height) && i.width > 0 && i.height > 0 && i.data instanceof Uint8Array && i.data.length === i.width * i.height * 3;
+  if (!ok) throw new InputError(`${fn} needs a decoded RGB image { width, height, data } (load a file or bytes with loadImage first), got ${typeof image === 'string' ? `the string "${image}"` : typeof image}`);
+}
+
 /** Draws the prompts in order and says how the training text referred to each. */
 export function drawVisualPrompts(image: RgbImage, prompts: VisualPrompt[], options: DrawOptions = {}): { image: RgbImage; prompts: DrawnPrompt[] } {
+  checkImage(image, 'drawVisualPrompts');
   if (!Array.isArray(prompts) || prompts.length === 0) throw new InputError('drawVisualPrompts needs at least one visual prompt');
   prompts.forEach((p, i) => checkPrompt(p, i, image));
   const style = options.style ?? 'random';
@@ -122,6 +131,7 @@ export function drawVisualPrompts(image: RgbImage, prompts: VisualPrompt[], opti
 
 /** Draws one prompt again from its plan (a DrawnPrompt's, or one saved with a dataset) in the colour `ink`. */
 export function drawPlan(image: RgbImage, thePlan: Plan, ink: readonly [number, number, number, number]): RgbImage {
+  checkImage(image, 'drawPlan');
   const layer = new Layer(image.width, image.height);
   render(layer, thePlan, [ink[0], ink[1], ink[2], ink[3]]);
   return compositeOver(image, layer);

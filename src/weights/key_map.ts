@@ -21,6 +21,9 @@ const RULES: ReadonlyArray<readonly [RegExp, string]> = [
 /** Buffers some old checkpoints carry that are never parameters. */
 const DROPPED = /(^|\.)(position_ids|inv_freq)$/;
 
+/** Parameters checkpoints carry that VipLlava never uses (CLIP's final norm: the features come from hidden states). */
+export const UNUSED = /(^|\.)post_layernorm\./;
+
 /** The canonical name of a checkpoint key, or null for a key that is never a parameter. */
 export function canonicalKey(key: string): string | null {
   if (DROPPED.test(key)) return null;

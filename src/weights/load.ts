@@ -12,7 +12,8 @@ import type { OnProgress } from '../io/progress.js';
 import type { Parameter } from '../models/modules.js';
 import type { Activation, FloatDtype, WeightDtype, WeightFormat } from '../vocabulary.js';
 import { weightFormat } from './formats.js';
-import { canonicalKey } from './key_map.js';
+import { canonicalKey, UNUSED } from './key_map.js';
+import { warn } from '../platform.js';
 import type { PackedCache } from './packed_cache.js';
 import { baseName, SafetensorsFile, type SafetensorsEntry } from './safetensors.js';
 
@@ -63,12 +64,13 @@ interface Planned {
  * The parameters of one shard with their formats. Tensors that map to no parameter (CLIP's post_layernorm,
  * buffers) are skipped; a shape that differs from the config's or a duplicate is an error naming it.
  */
-function planShard(file: SafetensorsFile, params: Map<string, Parameter>, source: Map<string, string>, o: LoadWeightsOptions): Planned[] {
+function planShard(file: SafetensorsFile, params: Map<string, Parameter>, source: Map<string, string>, o: LoadWeightsOptions, unused: string[]): Planned[] {
   const name = baseName(file.path);
   const planned: Planned[] = [];
   for (const entry of file.entries.values()) {
     const key = canonicalKey(entry.name);
     const param = key === null ? undefined : params.get(key);
+    if (key !== null && !param && !UNUSED.test(key)) unused.push(entry.name);
     if (!param || key === null) continue;
     if (source.has(key)) throw new WeightsError(`${name}: tensor "${entry.name}" duplicates "${source.get(key)}" (both are ${key})`);
     const want = param.shape.join(', ');
@@ -93,7 +95,12 @@ export async function loadWeights(files: readonly ByteSource[], params: Map<stri
   try {
     for (const f of files) opened.push(await SafetensorsFile.open(f));
     const source = new Map<string, string>();
-    const plans = opened.map((file) => planShard(file, params, source, o));
+    const unused: string[] = [];
+    const plans = opened.map((file) => planShard(file, params, source, o, unused));
+    if (unused.length > 0) {
+      const more = unused.length > 1 ? ` (and ${unused.length - 1} more)` : '';
+      warn(`the checkpoint at ${describe} has tensors VipLlava does not use, which are skipped: "${unused[0]}"${more}`, 'VIPLLAVA_UNUSED_WEIGHTS');
+    }
     const missing = [...params.entries()].filter(([key]) => !source.has(key)).map(([k]) => k);
     if (missing.length > 0) {
       const more = missing.length > 1 ? ` (and ${missing.length - 1} more)` : '';

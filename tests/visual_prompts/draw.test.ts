@@ -113,6 +113,7 @@ describe('errors name the prompt and what is wrong', () => {
     [{ shape: 'point', point: [-5, 10] }, /point \[-5, 10\] lies outside/],
     [{ shape: 'ellipse', point: [5, 10] }, /needs a box or polygons \(a point is enough only for points and arrows\)/],
     [{ shape: 'rectangle' }, /needs a box, polygons or a point/],
+    [{ shape: 'rectangle', box: [10, 10, 10, 50] }, /box \[10, 10, 10, 50\] has no area \(x2 = x1 or y2 = y1\)/],
   ];
   for (const [prompt, message] of bad) {
     test(JSON.stringify(prompt), () => {
@@ -120,6 +121,9 @@ describe('errors name the prompt and what is wrong', () => {
     });
   }
   test('no prompts', () => assert.throws(() => drawVisualPrompts(image, []), /needs at least one visual prompt/));
+  test('an image that is not decoded pixels (a path)', () => {
+    assert.throws(() => drawVisualPrompts('photo.jpg' as never, [{ shape: 'rectangle', box }]), /drawVisualPrompts needs a decoded RGB image \{ width, height, data \} \(load a file or bytes with loadImage first\), got the string "photo.jpg"/);
+  });
 });
 
 test('a prompt near the edge of a wide image is reported as cut by the centre crop', () => {

@@ -112,10 +112,38 @@ describe('checkpoint loading', () => {
       await expectError(ints, /tensor "language_model\.model\.norm\.weight" has dtype I32; weights must be F32, F16 or BF16/);
     });
 
-    test('extra tensors are ignored', async () => {
-      const extra = { ...base, 'vision_tower.vision_model.embeddings.position_ids': { dtype: 'I64', shape: [1, 17], bytes: new Uint8Array(136) }, 'unrelated.weight': toRaw(original.get('language_model.model.norm.weight')!, 'F32') };
+    test('extra tensors are skipped, saying once which (buffers and CLIP\'s post_layernorm silently)', async () => {
+      const norm = toRaw(original.get('language_model.model.norm.weight')!, 'F32');
+      const extra = { ...base, 'vision_tower.vision_model.embeddings.position_ids': { dtype: 'I64', shape: [1, 17], bytes: new Uint8Array(136) }, 'unrelated.weight': norm, 'other.bias': norm };
       const dir = writeCheckpoint(tempDir('extra'), extra, { from: TINY_LLAMA });
-      await VipLlavaForConditionalGeneration.fromPretrained(dir);
+      const warnings: string[] = [];
+      const listen = (w: Error & { code?: string }) => w.code === 'VIPLLAVA_UNUSED_WEIGHTS' && warnings.push(w.message);
+      process.on('warning', listen);
+      try {
+        await VipLlavaForConditionalGeneration.fromPretrained(dir);
+        await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+        await VipLlavaForConditionalGeneration.fromPretrained(TINY_LLAMA); // its post_layernorm: no word
+        await new Promise((r) => setImmediate(r));
+      } finally {
+        process.off('warning', listen);
+      }
+      assert.equal(warnings.length, 1, warnings.join('\n'));
+      assert.match(warnings[0], /has tensors VipLlava does not use, which are skipped: "(unrelated\.weight|other\.bias)" \(and 1 more\)/);
+      rmSync(dir, { recursive: true });
+    });
+
+    test('no checkpoint at all is an error naming what is expected', async () => {
+      for (const source of [undefined, null, '', 42]) {
+        await assert.rejects(VipLlavaForConditionalGeneration.fromPretrained(source as never), /^InputError: a checkpoint is a folder, a hub id or CheckpointFiles, got /);
+      }
+    });
+
+    test('weights that give non-finite logits are reported, not answered with ""', async () => {
+      const lm = original.get('language_model.lm_head.weight')!;
+      const nan = { dtype: 'F32' as const, shape: [...lm.dims], bytes: new Uint8Array(new Float32Array(lm.size).fill(NaN).buffer) };
+      const dir = writeCheckpoint(tempDir('nan'), { ...base, 'language_model.lm_head.weight': nan }, { from: TINY_LLAMA });
+      const model = await VipLlavaForConditionalGeneration.fromPretrained(dir);
+      await assert.rejects(model.generate({ inputIds: [[1, 450, 4996]], maxNewTokens: 3 }), /the model's logits are not finite \(NaN\) after the prompt; its weights may be corrupt/);
       rmSync(dir, { recursive: true });
     });
 
