@@ -8,4 +8,4 @@ import './runtime.node.js';
 export * from './index.js';
 export { saveImage } from './processor/sharp_codec.node.js';
 export { FileSource } from './io/file_source.node.js';
-export { DEFAULT_MODEL, SYNTHETIC_DATA } from './package_paths.node.js';
+export { DEFAULT_MODEL, SYNTHETIC_DATA, packageVersion } from './package_paths.node.js';

@@ -18,6 +18,7 @@ export interface GenerateArgs {
 
 /** The images with the visual prompts drawn on the first, the question with {prompt} filled in, and the aspect mode. */
 export async function promptedInputs(a: Pick<GenerateArgs, 'images' | 'aspect' | 'flags'>, question: string | undefined, warn: (s: string) => void) {
+  if (question?.includes('<image>')) throw new UsageError('the prompt contains "<image>"; leave it out: the command puts one image marker per --image before the text itself');
   const prompts = visualPrompts(a.flags);
   const images: ImageInput[] = [...a.images];
   let text = question;

@@ -1,5 +1,5 @@
 /** Generation flags shared by `generate` and `chat`, turned into GenerationOptions. */
-import type { GenerationOptions } from '../index.node.js';
+import { InputError, type GenerationOptions } from '../index.node.js';
 
 /** The command line is wrong (an unknown command or flag, a bad value, a missing argument): exit 2. */
 export class UsageError extends Error {}
@@ -40,6 +40,39 @@ export const GENERATION_HELP = `generation options:
   --max-time SECONDS`;
 
 type Values = Partial<Record<keyof typeof GENERATION_FLAGS, string | boolean | string[]>>;
+
+/** Library option names as this command spells them. */
+const FLAG_NAMES: Record<string, string> = {
+  ...Object.fromEntries(Object.keys(GENERATION_FLAGS).map((f) => [f.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()), `--${f}`])),
+  stopStrings: '--stop',
+  doSample: '--do-sample',
+  dtype: '--dtype',
+  engine: '--engine',
+  threads: '--threads',
+  kvCacheDtype: '--kv-cache',
+  imageAspectRatio: '--image-aspect-ratio',
+};
+
+/** The flag for a library option name, or the name itself. */
+export const flagOf = (option: string): string => FLAG_NAMES[option] ?? option;
+
+/**
+ * A library error about an option this command passed (e.g. "maxNewTokens must be a positive integer") as the
+ * usage error it is, naming the flag; null for any other error.
+ */
+export function asUsageError(e: unknown): UsageError | null {
+  if (!(e instanceof InputError)) return null;
+  let named = false;
+  const flag = (word: string) => {
+    named = true;
+    return FLAG_NAMES[word];
+  };
+  // camelCase option names anywhere ("lower maxNewTokens to …"); one-word ones ("temperature") only as the subject
+  const message = e.message
+    .replace(/^([a-z]+)(?= must )/, (word) => (word in FLAG_NAMES ? flag(word) : word))
+    .replace(/\b[a-z]+(?:[A-Z][a-z]*)+\b/g, (word) => (word in FLAG_NAMES ? flag(word) : word));
+  return named ? new UsageError(message) : null;
+}
 
 function number(values: Values, flag: keyof typeof GENERATION_FLAGS, integer: boolean): number | undefined {
   const raw = values[flag];

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 /** The vipllava command: argument parsing and dispatch; each command uses the public API only. */
 import { parseArgs } from 'node:util';
-import { checkLoadOptions, DEFAULT_MODEL, SYNTHETIC_DATA, VipLlavaForConditionalGeneration, VipLlavaProcessor, type FromPretrainedOptions } from '../index.node.js';
+import { checkLoadOptions, DEFAULT_MODEL, packageVersion, SYNTHETIC_DATA, VipLlavaForConditionalGeneration, VipLlavaProcessor, type FromPretrainedOptions } from '../index.node.js';
 import { chatCommand } from './chat_cmd.js';
 import { generateCommand, parseAspect } from './generate_cmd.js';
-import { GENERATION_FLAGS, GENERATION_HELP, Interrupted, UsageError } from './generation_flags.js';
+import { asUsageError, flagOf, GENERATION_FLAGS, GENERATION_HELP, Interrupted, UsageError } from './generation_flags.js';
 import { infoCommand } from './info_cmd.js';
 import { drawCommand } from './draw_cmd.js';
 import { evalCommand } from './eval_cmd.js';
@@ -48,41 +48,62 @@ common options:
   --revision R              hub branch, tag or commit (default main)
   --offline                 use only local folders and the Hugging Face cache
   --verbose                 print stack traces
+  --version                 print the version
 environment: HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE`;
 
+function parse(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        model: { type: 'string' },
+        image: { type: 'string', multiple: true },
+        prompt: { type: 'string' },
+        system: { type: 'string' },
+        template: { type: 'string' },
+        'image-aspect-ratio': { type: 'string' },
+        revision: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        offline: { type: 'boolean', default: false },
+        verbose: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+        output: { type: 'string', short: 'o' },
+        limit: { type: 'string' },
+        dtype: { type: 'string' },
+        engine: { type: 'string' },
+        threads: { type: 'string' },
+        'quantize-vision': { type: 'boolean', default: false },
+        'kv-cache': { type: 'string' },
+        data: { type: 'string' },
+        version: { type: 'boolean', default: false },
+        ...GENERATION_FLAGS,
+        ...VISUAL_PROMPT_FLAGS,
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message); // an unknown flag, a flag without its value
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      model: { type: 'string' },
-      image: { type: 'string', multiple: true },
-      prompt: { type: 'string' },
-      system: { type: 'string' },
-      template: { type: 'string' },
-      'image-aspect-ratio': { type: 'string' },
-      revision: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      offline: { type: 'boolean', default: false },
-      verbose: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-      output: { type: 'string', short: 'o' },
-      limit: { type: 'string' },
-      dtype: { type: 'string' },
-      engine: { type: 'string' },
-      threads: { type: 'string' },
-      'quantize-vision': { type: 'boolean', default: false },
-      'kv-cache': { type: 'string' },
-      data: { type: 'string' },
-      ...GENERATION_FLAGS,
-      ...VISUAL_PROMPT_FLAGS,
-    },
-  });
+  const { values, positionals } = parse(argv);
   const [command, ...rest] = positionals;
-  if (values.help || !command) {
+  if (values.help) {
     console.log(USAGE);
     return;
   }
+  if (values.version) {
+    console.log(packageVersion());
+    return;
+  }
+  if (!command) {
+    console.error(USAGE);
+    process.exitCode = 2;
+    return;
+  }
+  const takes = command === 'download' ? 1 : 0;
+  if (rest.length > takes) throw new UsageError(`unexpected argument "${rest[takes]}" (${command} takes ${takes === 0 ? 'none' : 'one, the hub id'}; quote a prompt with spaces)`);
   const hub = {
     revision: values.revision,
     localFilesOnly: values.offline || undefined,
@@ -130,8 +151,6 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-const FLAG_OF: Record<string, string> = { dtype: '--dtype', engine: '--engine', threads: '--threads', kvCacheDtype: '--kv-cache', device: '--device' };
-
 /** --dtype, --engine, --threads, --quantize-vision and --kv-cache as fromPretrained options, checked by the library (errors name the flags). */
 function engineOptions(values: { dtype?: string; engine?: string; threads?: string; 'quantize-vision'?: boolean; 'kv-cache'?: string }): FromPretrainedOptions {
   const options = {
@@ -142,7 +161,7 @@ function engineOptions(values: { dtype?: string; engine?: string; threads?: stri
     kvCacheDtype: values['kv-cache'],
   } as FromPretrainedOptions;
   try {
-    return checkLoadOptions(options, (option) => FLAG_OF[option] ?? option);
+    return checkLoadOptions(options, flagOf);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -161,8 +180,13 @@ main(argv).catch((e: unknown) => {
     console.error('vipllava: interrupted');
     process.exit(130);
   }
+  const usage = e instanceof UsageError ? e : asUsageError(e);
+  if (usage) {
+    console.error(`vipllava: ${usage.message}`);
+    console.error('run "vipllava --help" for usage');
+    process.exit(2);
+  }
   if (argv.includes('--verbose')) console.error(err.stack);
   else console.error(`vipllava: ${err.message}`);
-  if (e instanceof UsageError) console.error('run "vipllava --help" for usage');
-  process.exit(e instanceof UsageError ? 2 : 1);
+  process.exit(1);
 });

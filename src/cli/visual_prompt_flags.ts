@@ -50,6 +50,11 @@ export function visualPrompts(values: Values): VisualPrompt[] {
     if (shapes.length || colors.length) throw new UsageError('--shape and --color need a region: --box, --polygon or --point');
     return [];
   }
+  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  if (shapes.length > Math.max(1, regions.length)) {
+    throw new UsageError(`${count(shapes.length, '--shape')} for ${count(regions.length, 'region')}: give one --shape per --box/--polygon/--point, in order (one --shape alone applies to all)`);
+  }
+  if (colors.length > regions.length) throw new UsageError(`${count(colors.length, '--color')} for ${count(regions.length, 'region')}: give at most one --color per region, in order`);
   const alpha = values.alpha === undefined ? undefined : Number(values.alpha);
   const width = values.width === undefined ? undefined : Number(values.width);
   return regions.map(({ fallback, ...region }, i) => {

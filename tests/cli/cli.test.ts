@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ROOT, TINY_LLAMA, TINY_MISTRAL } from '../helpers/fixtures.js';
@@ -59,6 +60,32 @@ describe('vipllava CLI', () => {
     if (isa) {
       const forced = await run(['info', '--model', TINY_LLAMA], { VIPLLAVA_ISA: 'portable' });
       assert.match(forced.stdout, /engine\s+native, portable kernels \(plain C\+\+.*\), \d+ threads; bfloat16: fp32 compute from bf16 storage/);
+    }
+  });
+
+  test('exit codes: 0 done, 1 the run failed, 2 the command line is wrong (whoever noticed), with the flag named', async () => {
+    const version = await run(['--version']);
+    assert.equal(version.code, 0);
+    assert.equal(version.stdout.trim(), (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
+    const none = await run([]);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /^usage:/);
+    const ask = ['generate', '--model', TINY_LLAMA, '--prompt', 'hi'];
+    const cases: Array<[string[], RegExp]> = [
+      [['generate', '--model', TINY_LLAMA, '--promt', 'hi'], /^vipllava: Unknown option '--promt'/],
+      [[...ask, 'extra'], /^vipllava: unexpected argument "extra" \(generate takes none; quote a prompt with spaces\)/],
+      [[...ask, '--max-new-tokens', '0'], /^vipllava: --max-new-tokens must be a positive integer, got 0$/m],
+      [[...ask, '--max-new-tokens', '1e9'], /need \d+ positions, but the model takes at most 4096 positions \(max_position_embeddings\); lower --max-new-tokens to \d+ or less/],
+      [[...ask, '--do-sample', '--top-p', '1.5'], /^vipllava: --top-p must be in \[0, 1\], got 1.5$/m],
+      [[...ask, '--do-sample', '--temperature', '0'], /^vipllava: --temperature must be > 0 when sampling/m],
+      [['generate', '--model', TINY_LLAMA, '--image', image('demo.png'), '--prompt', '<image> what is it?'], /the prompt contains "<image>"; leave it out/],
+      [['generate', '--model', TINY_LLAMA, '--image', image('demo.png'), '--prompt', 'x', '--box', '1,1,50,50', '--shape', 'arrow', '--shape', 'ellipse'], /2 --shapes for 1 region/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await run(args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.match(r.stderr, /run "vipllava --help" for usage\n$/);
     }
   });
 
