@@ -2,6 +2,7 @@
  * The compiled engine (native/, built by `npm install` through node-gyp), loaded once. If it was not built or
  * cannot load, the library runs on the reference kernels and says so once.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -78,7 +79,8 @@ export function nativeAddon(): NativeAddon | null {
       addon = createRequire(import.meta.url)(fileURLToPath(new URL('../../../../build/Release/vipllava_native.node', import.meta.url))) as NativeAddon;
     } catch (e) {
       addon = null;
-      failure = (e as Error).message.split('\n')[0];
+      const recorded = fileURLToPath(new URL('../../../../build/native-build-failed.txt', import.meta.url)); // native/record_build_failure.mjs
+      failure = existsSync(recorded) ? readFileSync(recorded, 'utf8').trim() : (e as Error).message.split('\n')[0];
     }
   }
   return addon;
