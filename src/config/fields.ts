@@ -4,6 +4,15 @@ import type { FloatDtype } from '../vocabulary.js';
 
 export type Json = Record<string, unknown>;
 
+/** A value as JSON for a message (a structure JSON cannot hold, such as a cycle, by its type). */
+export function show(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return `a ${typeof v} that is not JSON`;
+  }
+}
+
 export function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -28,7 +37,7 @@ export class Fields {
   int(key: string, fallback: number, { min = -Infinity } = {}): number {
     const v = this.obj[key];
     if (v === undefined || v === null) return fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v)) this.fail(key, `must be an integer, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v)) this.fail(key, `must be an integer, got ${show(v)}`);
     if (v < min) this.fail(key, `must be >= ${min}, got ${v}`);
     return v;
   }
@@ -36,7 +45,7 @@ export class Fields {
   num(key: string, fallback: number, { positive = false } = {}): number {
     const v = this.obj[key];
     if (v === undefined || v === null) return fallback;
-    if (typeof v !== 'number' || !Number.isFinite(v)) this.fail(key, `must be a number, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v)) this.fail(key, `must be a number, got ${show(v)}`);
     if (positive && v <= 0) this.fail(key, `must be > 0, got ${v}`);
     return v;
   }
@@ -44,7 +53,7 @@ export class Fields {
   str(key: string, fallback: string): string {
     const v = this.obj[key];
     if (v === undefined || v === null) return fallback;
-    if (typeof v !== 'string') this.fail(key, `must be a string, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'string') this.fail(key, `must be a string, got ${show(v)}`);
     return v;
   }
 
@@ -59,7 +68,7 @@ export class Fields {
   bool(key: string, fallback: boolean): boolean {
     const v = this.obj[key];
     if (v === undefined || v === null) return fallback;
-    if (typeof v !== 'boolean') this.fail(key, `must be true or false, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'boolean') this.fail(key, `must be true or false, got ${show(v)}`);
     return v;
   }
 
@@ -69,7 +78,7 @@ export class Fields {
     if (v === undefined || v === null) return null;
     if (typeof v === 'number' && Number.isInteger(v)) return v;
     if (Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isInteger(x))) return v as number[];
-    this.fail(key, `must be an integer or a list of integers, got ${JSON.stringify(v)}`);
+    this.fail(key, `must be an integer or a list of integers, got ${show(v)}`);
   }
 
   /** A square size given as an int or as [h, w] with h == w. */
@@ -77,7 +86,7 @@ export class Fields {
     const v = this.obj[key];
     if (Array.isArray(v)) {
       if (v.length === 2 && v[0] === v[1] && Number.isInteger(v[0])) return v[0] as number;
-      this.fail(key, `${JSON.stringify(v)} is not supported (only square sizes are)`);
+      this.fail(key, `${show(v)} is not supported (only square sizes are)`);
     }
     return this.int(key, fallback, { min: 1 });
   }
@@ -85,7 +94,7 @@ export class Fields {
   sub(key: string): Fields | null {
     const v = this.obj[key];
     if (v === undefined || v === null) return null;
-    if (!isObject(v)) this.fail(key, `must be an object, got ${JSON.stringify(v)}`);
+    if (!isObject(v)) this.fail(key, `must be an object, got ${show(v)}`);
     return new Fields(v, `${this.prefix}${key}.`, this.source);
   }
 }

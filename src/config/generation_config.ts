@@ -1,4 +1,4 @@
-import { Fields, isObject } from './fields.js';
+import { Fields, isObject, show } from './fields.js';
 import { ConfigError } from '../errors.js';
 
 /**
@@ -70,7 +70,7 @@ function intList(f: Fields, key: string): number[] | null {
   const v = f.obj[key];
   if (v === undefined || v === null) return null;
   if (Array.isArray(v) && v.every((x) => Number.isInteger(x))) return v as number[];
-  f.fail(key, `must be a list of integers, got ${JSON.stringify(v)}`);
+  f.fail(key, `must be a list of integers, got ${show(v)}`);
 }
 
 export function parseGenerationConfig(json: unknown, source = 'generation_config.json'): GenerationConfig {
@@ -80,18 +80,18 @@ export function parseGenerationConfig(json: unknown, source = 'generation_config
   const optionalInt = (key: string, min = 0) => (f.has(key) ? f.int(key, 0, { min }) : null);
   const bad = f.obj.bad_words_ids;
   if (bad != null && !(Array.isArray(bad) && bad.every((w) => Array.isArray(w) && w.every((x) => Number.isInteger(x))))) {
-    f.fail('bad_words_ids', `must be a list of lists of integers, got ${JSON.stringify(bad)}`);
+    f.fail('bad_words_ids', `must be a list of lists of integers, got ${show(bad)}`);
   }
   const bias = f.obj.sequence_bias;
   if (bias != null && !(Array.isArray(bias) && bias.every((e) => Array.isArray(e) && Array.isArray(e[0]) && typeof e[1] === 'number'))) {
-    f.fail('sequence_bias', `must be a list of [token ids, bias] pairs, got ${JSON.stringify(bias)}`);
+    f.fail('sequence_bias', `must be a list of [token ids, bias] pairs, got ${show(bias)}`);
   }
   const stops = f.obj.stop_strings;
   if (stops != null && !(typeof stops === 'string' || (Array.isArray(stops) && stops.every((s) => typeof s === 'string')))) {
-    f.fail('stop_strings', `must be a string or a list of strings, got ${JSON.stringify(stops)}`);
+    f.fail('stop_strings', `must be a string or a list of strings, got ${show(stops)}`);
   }
   const early = f.obj.early_stopping;
-  if (early != null && early !== 'never' && typeof early !== 'boolean') f.fail('early_stopping', `must be true, false or "never", got ${JSON.stringify(early)}`);
+  if (early != null && early !== 'never' && typeof early !== 'boolean') f.fail('early_stopping', `must be true, false or "never", got ${show(early)}`);
   return {
     bos_token_id: optionalInt('bos_token_id'),
     eos_token_id: f.intOrList('eos_token_id'),

@@ -1,4 +1,4 @@
-import { Fields, isObject } from './fields.js';
+import { Fields, isObject, show } from './fields.js';
 import { ConfigError } from '../errors.js';
 
 /** CLIPImageProcessor settings (preprocessor_config.json, or processor_config.json's "image_processor" in 5.x). */
@@ -41,7 +41,7 @@ function triple(f: Fields, key: string, fallback: [number, number, number]): [nu
   if (v === undefined || v === null) return fallback;
   if (typeof v === 'number') return [v, v, v];
   if (Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number')) return v as [number, number, number];
-  f.fail(key, `must be a number or 3 numbers, got ${JSON.stringify(v)}`);
+  f.fail(key, `must be a number or 3 numbers, got ${show(v)}`);
 }
 
 export function parseImageProcessorConfig(json: unknown, source: string): ImageProcessorConfig {
@@ -56,7 +56,7 @@ export function parseImageProcessorConfig(json: unknown, source: string): ImageP
   if (typeof json.size === 'number') size = { shortest_edge: f.int('size', 224, { min: 1 }) };
   else if (s?.has('shortest_edge')) size = { shortest_edge: s.int('shortest_edge', 224, { min: 1 }) };
   else if (s?.has('height') && s.has('width')) size = { height: s.int('height', 224, { min: 1 }), width: s.int('width', 224, { min: 1 }) };
-  else if (s) f.fail('size', `${JSON.stringify(json.size)} is not supported (use shortest_edge, or height and width)`);
+  else if (s) f.fail('size', `${show(json.size)} is not supported (use shortest_edge, or height and width)`);
   let crop = d.crop_size;
   const c = f.sub('crop_size');
   if (typeof json.crop_size === 'number') {

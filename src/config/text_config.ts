@@ -1,5 +1,5 @@
 import { ACTIVATIONS, type Activation, type FloatDtype } from '../vocabulary.js';
-import { Fields, isObject, readDtype } from './fields.js';
+import { Fields, isObject, readDtype, show } from './fields.js';
 
 export type RopeType = 'default' | 'linear' | 'dynamic' | 'llama3';
 export const ROPE_TYPES: readonly RopeType[] = ['default', 'linear', 'dynamic', 'llama3'];
@@ -121,7 +121,7 @@ export function parseTextConfig(f: Fields): TextConfig {
 function parseRope(f: Fields, maxPositions: number): RopeParameters {
   const key = f.has('rope_parameters') ? 'rope_parameters' : 'rope_scaling';
   const raw = f.obj[key];
-  if (raw !== undefined && raw !== null && !isObject(raw)) f.fail(key, `must be an object, got ${JSON.stringify(raw)}`);
+  if (raw !== undefined && raw !== null && !isObject(raw)) f.fail(key, `must be an object, got ${show(raw)}`);
   const r = new Fields((raw as Record<string, unknown>) ?? {}, `${f.prefix}${key}.`, f.source);
   const type = r.has('rope_type') ? 'rope_type' : 'type';
   const rope_type = r.oneOf(type, 'default', ROPE_TYPES);

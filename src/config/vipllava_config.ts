@@ -1,7 +1,7 @@
 import { ACTIVATIONS, type Activation, type FloatDtype } from '../vocabulary.js';
 import { ConfigError } from '../errors.js';
 import { CLIP_VIT_L_14_336, numPatches, parseClipVisionConfig, type ClipVisionConfig } from './clip_vision_config.js';
-import { Fields, isObject, readDtype } from './fields.js';
+import { Fields, isObject, readDtype, show } from './fields.js';
 import { parseTextConfig, type TextConfig } from './text_config.js';
 
 /**
@@ -40,7 +40,7 @@ export class VipLlavaConfig {
     const layers = f.obj.vision_feature_layers ?? [-2, -5, -8, -11, 6];
     const list = Array.isArray(layers) ? layers : [layers];
     if (list.length === 0 || !list.every((v) => typeof v === 'number' && Number.isInteger(v))) {
-      f.fail('vision_feature_layers', `must be an integer or a non-empty list of integers, got ${JSON.stringify(layers)}`);
+      f.fail('vision_feature_layers', `must be an integer or a non-empty list of integers, got ${show(layers)}`);
     }
     const n = this.vision_config.num_hidden_layers;
     for (const v of list as number[]) {

@@ -96,9 +96,12 @@ export async function readJson(source: ByteSource): Promise<Json> {
   } catch (e) {
     throw new ConfigError(`cannot read ${source.name}: ${(e as Error).message}`);
   }
+  let value: unknown;
   try {
-    return JSON.parse(text) as Json;
+    value = JSON.parse(text);
   } catch (e) {
     throw new ConfigError(`${source.name} is not valid JSON: ${(e as Error).message}`);
   }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(`${source.name}: expected a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+  return value as Json;
 }
