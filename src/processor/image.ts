@@ -116,3 +116,34 @@ export async function loadImage(input: ImageInput, options: LoadImageOptions = {
   }
   return { width: input.width, height: input.height, data: toRgb(input.data, input.width, input.height, channels, false) };
 }
+
+/**
+ * An image turned as ImageOps.exif_transpose turns an EXIF orientation (2–8) upright: a mirror, a rotation, or
+ * both. Output pixel (x, y) takes source pixel (sx, sy).
+ */
+export function orient(image: RgbImage, orientation: number): RgbImage {
+  const { width: w, height: h } = image;
+  const swap = orientation >= 5 && orientation <= 8;
+  const ow = swap ? h : w;
+  const oh = swap ? w : h;
+  const source: Record<number, (x: number, y: number) => [number, number]> = {
+    2: (x, y) => [w - 1 - x, y], // FLIP_LEFT_RIGHT
+    3: (x, y) => [w - 1 - x, h - 1 - y], // ROTATE_180
+    4: (x, y) => [x, h - 1 - y], // FLIP_TOP_BOTTOM
+    5: (x, y) => [y, x], // TRANSPOSE
+    6: (x, y) => [y, h - 1 - x], // ROTATE_270
+    7: (x, y) => [w - 1 - y, h - 1 - x], // TRANSVERSE
+    8: (x, y) => [w - 1 - y, x], // ROTATE_90
+  };
+  const from = source[orientation];
+  if (!from) return image;
+  const out = new Uint8Array(ow * oh * 3);
+  for (let y = 0; y < oh; y++) {
+    for (let x = 0; x < ow; x++) {
+      const [sx, sy] = from(x, y);
+      const s = (sy * w + sx) * 3;
+      out.set(image.data.subarray(s, s + 3), (y * ow + x) * 3);
+    }
+  }
+  return { width: ow, height: oh, data: out };
+}
