@@ -172,12 +172,35 @@ def cases():
     pix565 = [[p for x in range(W) for p in struct.pack("<H", ((rgb[y, x, 0] >> 3) << 11) | ((rgb[y, x, 1] >> 2) << 5) | (rgb[y, x, 2] >> 3))] for y in range(H)]
     out["rgb565.bmp"] = bmp(rows(pix565, W * 2), 16, compression=3, masks=[0xF800, 0x07E0, 0x001F])
 
+    png = io.BytesIO()
+    img.save(png, "PNG")
+    png = png.getvalue()
+    iend = png.rindex(b"IEND") - 4
+    bomb = zlib.compress(b"\0" * (2 << 20), 9)  # a text chunk of 2 MiB, past Pillow's 1 MiB MAX_TEXT_CHUNK
+    out["text_bomb.png"] = png[:33] + chunk(b"zTXt", b"Comment\0\0" + bomb) + png[33:]
+    out["truncated_end_chunk.png"] = png[: iend + 6]
+    bad = bytearray(png)
+    bad[8 + 8 + 10] = 1  # IHDR compression method 1: only 0 exists
+    bad[29:33] = struct.pack(">I", zlib.crc32(bytes(bad[12:29])))
+    out["unknown_compression.png"] = bytes(bad)
+    apng = io.BytesIO()
+    Image.fromarray(rgb).save(apng, "PNG", save_all=True, append_images=[Image.fromarray(255 - rgb)], duration=100)
+    apng = bytearray(apng.getvalue())
+    at = apng.index(b"fcTL", apng.index(b"fcTL") + 4)  # the second frame control: a sequence number out of order
+    apng[at + 4 : at + 8] = struct.pack(">I", 7)
+    apng[at + 30 : at + 34] = struct.pack(">I", zlib.crc32(bytes(apng[at : at + 30])))
+    out["apng_sequence_error.png"] = bytes(apng)
+
     b = io.BytesIO()
     img.save(b, "JPEG", quality=90)
     jpg = b.getvalue()
     sos = jpg.index(b"\xff\xda")
     out["extraneous_bytes.jpg"] = jpg[:sos] + b"\x00\x00\x00" + jpg[sos:]
     return out
+
+
+def chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def _xmp(xmp):

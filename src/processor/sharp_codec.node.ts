@@ -6,6 +6,7 @@
  * libjpeg only warns about (extraneous bytes) decoded, truncated data refused.
  */
 import { readFile, stat } from 'node:fs/promises';
+import { crc32, inflateSync } from 'node:zlib';
 import sharp, { type Metadata } from 'sharp';
 import { InputError } from '../errors.js';
 import { gifTransparentColour } from './gif.js';
@@ -25,6 +26,57 @@ function cmykToRgb(cmyk: Uint8Array, pixels: number, channels: number): Uint8Arr
   return out;
 }
 
+/** Pillow's limits on PNG text: one chunk decompressed (ImageFile.SAFEBLOCK), and all of them. */
+const MAX_TEXT_CHUNK = 1 << 20;
+const MAX_TEXT_MEMORY = 64 << 20;
+
+/**
+ * A PNG as Pillow's reader sees it, before libvips does: compressed text chunks past Pillow's limits are
+ * refused as Pillow refuses them, and an IHDR compression method other than 0, which Pillow ignores and libpng
+ * refuses, is read as 0. Other files come back as they are.
+ */
+function asPillowReadsPng(bytes: Uint8Array, name: string): Uint8Array {
+  const PNG = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+  if (bytes.length < 33 || PNG.some((b, i) => bytes[i] !== b)) return bytes;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let out = bytes;
+  if (bytes[26] !== 0) {
+    out = bytes.slice();
+    out[26] = 0; // IHDR compression method
+    new DataView(out.buffer).setUint32(29, crc32(out.subarray(12, 29)) >>> 0);
+  }
+  let text = 0;
+  for (let at = 8; at + 8 <= bytes.length; ) {
+    const length = view.getUint32(at);
+    const kind = String.fromCharCode(...bytes.subarray(at + 4, at + 8));
+    const data = bytes.subarray(at + 8, Math.min(bytes.length, at + 8 + length));
+    let compressed: Uint8Array | null = null;
+    if (kind === 'zTXt') compressed = data.subarray(data.indexOf(0) + 2);
+    if (kind === 'iTXt') {
+      const key = data.indexOf(0);
+      if (data[key + 1] === 1) {
+        const lang = data.indexOf(0, key + 3);
+        compressed = data.subarray(data.indexOf(0, lang + 1) + 1);
+      }
+    }
+    if (compressed) {
+      let size: number;
+      try {
+        size = inflateSync(compressed, { maxOutputLength: MAX_TEXT_CHUNK + 1 }).length;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') size = MAX_TEXT_CHUNK + 1;
+        else size = 0; // a broken text chunk: Pillow skips it
+      }
+      if (size > MAX_TEXT_CHUNK) throw new InputError(`${name}: a ${kind} text chunk decompresses past 1 MiB, which Pillow refuses as a decompression bomb`);
+      text += size;
+      if (text > MAX_TEXT_MEMORY) throw new InputError(`${name}: its text chunks decompress past 64 MiB, which Pillow refuses`);
+    }
+    if (kind === 'IDAT' || kind === 'IEND') break; // Pillow reads the text it meets before the pixels at open
+    at += 12 + length;
+  }
+  return out;
+}
+
 /** The orientation Pillow reads from a PNG's XMP when it has no EXIF orientation (its getexif regex). */
 function xmpOrientation(meta: Metadata): number | undefined {
   if (meta.format !== 'png' || meta.orientation !== undefined || !meta.xmp) return undefined;
@@ -32,7 +84,8 @@ function xmpOrientation(meta: Metadata): number | undefined {
   return m ? Number(m[2]) : undefined;
 }
 
-async function decodeWithSharp(bytes: Uint8Array, name: string, maxPixels: number): Promise<RgbImage> {
+async function decodeWithSharp(input: Uint8Array, name: string, maxPixels: number): Promise<RgbImage> {
+  const bytes = asPillowReadsPng(input, name);
   let meta: Metadata;
   try {
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();
