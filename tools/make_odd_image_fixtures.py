@@ -167,6 +167,9 @@ def cases():
     packed4 = [[(r[x] << 4) | r[x + 1] for x in range(0, W, 2)] for r in index.tolist()]
     out["os2_4bit.bmp"] = bmp(rows(packed4, W // 2), 4, palette, header=12)
     out["os2_24bit.bmp"] = bmp(rows([[v for px in r[:, ::-1].reshape(-1, 3)[::-1] for v in px] for r in rgb[:, :, ::-1]], W * 3), 24, header=12)
+    overlap = bytearray(bmp(rows(packed4, W // 2), 4, palette))
+    struct.pack_into("<I", overlap, 10, 14 + 40 + 8 * 4)  # the pixel data starts inside the 16-entry palette
+    out["palette_overlap.bmp"] = bytes(overlap)
     pix555 = [[p for x in range(W) for p in struct.pack("<H", ((rgb[y, x, 0] >> 3) << 10) | ((rgb[y, x, 1] >> 3) << 5) | (rgb[y, x, 2] >> 3))] for y in range(H)]
     out["rgb555.bmp"] = bmp(rows(pix555, W * 2), 16)
     pix565 = [[p for x in range(W) for p in struct.pack("<H", ((rgb[y, x, 0] >> 3) << 11) | ((rgb[y, x, 1] >> 2) << 5) | (rgb[y, x, 2] >> 3))] for y in range(H)]
