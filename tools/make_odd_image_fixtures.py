@@ -194,12 +194,24 @@ def cases():
     apng[at + 30 : at + 34] = struct.pack(">I", zlib.crc32(bytes(apng[at : at + 30])))
     out["apng_sequence_error.png"] = bytes(apng)
 
+    out["signed8.tiff"] = tiff_signed8(pattern(1, seed=3)[:, :, 0])
+
     b = io.BytesIO()
     img.save(b, "JPEG", quality=90)
     jpg = b.getvalue()
     sos = jpg.index(b"\xff\xda")
     out["extraneous_bytes.jpg"] = jpg[:sos] + b"\x00\x00\x00" + jpg[sos:]
     return out
+
+
+def tiff_signed8(gray):
+    """A baseline greyscale TIFF whose samples are signed 8-bit (SampleFormat 2), assembled by hand."""
+    h, w = gray.shape
+    data = (gray.astype(np.int16) - 128).astype(np.int8).tobytes()
+    tags = [(256, w), (257, h), (258, 8), (259, 1), (262, 1), (273, 8), (277, 1), (278, h), (279, len(data)), (339, 2)]
+    entry = lambda tag, v: struct.pack("<HHI", tag, 4, 1) + struct.pack("<I", v)  # every value a LONG
+    ifd = struct.pack("<H", len(tags)) + b"".join(entry(t, v) for t, v in tags) + b"\0\0\0\0"
+    return b"II*\0" + struct.pack("<I", 8 + len(data)) + data + ifd
 
 
 def chunk(kind, data):

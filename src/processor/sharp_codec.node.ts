@@ -107,8 +107,9 @@ async function decodeWithSharp(input: Uint8Array, name: string, maxPixels: numbe
       const { data, info } = await pipeline.pipelineColourspace('cmyk').toColourspace('cmyk').raw().toBuffer({ resolveWithObject: true }); // the stored bands
       image = { width: info.width, height: info.height, data: cmykToRgb(data, info.width * info.height, info.channels) };
     } else {
-      // sharp's 8-bit output keeps the high byte of 16-bit colour, as Pillow's PNG decoder does.
-      const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+      // sharp's 8-bit output keeps the high byte of 16-bit colour, as Pillow's PNG decoder does; signed 8-bit
+      // samples (a TIFF's SampleFormat 2) come out offset by 128, as Pillow's "L;8S" unpacking gives them.
+      const { data, info } = await pipeline.raw(meta.depth === 'char' ? { depth: 'char' } : {}).toBuffer({ resolveWithObject: true });
       const transparent = meta.format === 'gif' && info.channels === 4 ? gifTransparentColour(bytes) : null;
       if (transparent) {
         // Pillow's convert("RGB") of a palette GIF gives the transparent index its palette colour
