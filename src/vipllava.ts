@@ -67,8 +67,7 @@ export class VipLlavaForConditionalGeneration extends VipLlavaNetwork {
   static async fromPretrained(source: string | CheckpointFiles, options: FromPretrainedOptions = {}): Promise<VipLlavaForConditionalGeneration> {
     checkLoadOptions(options);
     const checkpoint = openCheckpoint(source, options);
-    const configFile = await checkpoint.file('config.json');
-    const config = VipLlavaConfig.fromDict(await readJson(configFile), configFile.name);
+    const config = await loadConfig(checkpoint);
     const generationFile = await checkpoint.optionalFile('generation_config.json');
     const generationConfig: GenerationConfig = generationFile
       ? parseGenerationConfig(await readJson(generationFile), generationFile.name)

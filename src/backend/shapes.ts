@@ -18,20 +18,41 @@ export function writeAtSpan(dst: readonly number[], src: readonly number[], dim:
   return { outer: product(dst.slice(0, dim)), inner: product(dst.slice(dim + 1)), n, total };
 }
 
+/** The patch grid of patchEmbed(pixels [N, C, S, S], weight [hidden, C, p, p]), checked. */
+export interface PatchGrid {
+  images: number;
+  channels: number;
+  size: number;
+  patch: number;
+  /** Patches per image, (S / p)². */
+  patches: number;
+  /** Columns of one patch row, C · p². */
+  patchLen: number;
+  hidden: number;
+}
+
+export function patchGrid(pixels: readonly number[], weight: readonly number[]): PatchGrid {
+  if (weight.length !== 4 || weight[2] !== weight[3] || weight[1] !== pixels[1]) {
+    throw new VipLlavaError(`patchEmbed: weight [${weight.join(', ')}] does not fit pixels [${pixels.join(', ')}]`);
+  }
+  const [images, channels, size, width] = pixels;
+  const patch = weight[2];
+  if (pixels.length !== 4 || size !== width || size % patch !== 0) {
+    throw new VipLlavaError(`patchEmbed: pixels [${pixels.join(', ')}] are not square images divisible into ${patch}-pixel patches`);
+  }
+  return { images, channels, size, patch, patches: (size / patch) ** 2, patchLen: channels * patch * patch, hidden: weight[0] };
+}
+
 /**
  * im2col for a stride-equals-kernel convolution: pixels [N, C, S, S] → one row per patch (row-major over the
  * grid), its columns ordered (channel, ky, kx) as a conv weight [hidden, C, p, p] flattens.
  */
-export function im2col(pixels: Float32Array, dims: readonly number[], patch: number): { cols: Float32Array; patches: number; patchLen: number } {
-  const [numImages, ch, size, width] = dims;
-  if (dims.length !== 4 || size !== width || size % patch !== 0) {
-    throw new VipLlavaError(`patchEmbed: pixels [${dims.join(', ')}] are not square images divisible into ${patch}-pixel patches`);
-  }
+export function im2col(pixels: Float32Array, g: PatchGrid): Float32Array {
+  const { images, channels: ch, size, patch } = g;
   const side = size / patch;
-  const patchLen = ch * patch * patch;
-  const cols = new Float32Array(numImages * side * side * patchLen);
+  const cols = new Float32Array(images * g.patches * g.patchLen);
   let o = 0;
-  for (let n = 0; n < numImages; n++) {
+  for (let n = 0; n < images; n++) {
     for (let py = 0; py < side; py++) {
       for (let px = 0; px < side; px++) {
         for (let c = 0; c < ch; c++) {
@@ -43,15 +64,7 @@ export function im2col(pixels: Float32Array, dims: readonly number[], patch: num
       }
     }
   }
-  return { cols, patches: side * side, patchLen };
-}
-
-/** The conv weight's patch size, checked against the pixels' channels. */
-export function patchOf(pixels: readonly number[], weight: readonly number[]): number {
-  if (weight.length !== 4 || weight[2] !== weight[3] || weight[1] !== pixels[1]) {
-    throw new VipLlavaError(`patchEmbed: weight [${weight.join(', ')}] does not fit pixels [${pixels.join(', ')}]`);
-  }
-  return weight[2];
+  return cols;
 }
 
 /** The rope inputs of a forward, checked against x's rows. */

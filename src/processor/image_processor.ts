@@ -7,20 +7,17 @@
  * code (LLaVA's `expand2square`, image_aspect_ratio "pad") did, so nothing drawn near an edge is cropped away.
  */
 import type { ImageProcessorConfig } from '../config/preprocessor_config.js';
+import { oneOf } from '../checks.js';
 import { InputError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { DEFAULT_MAX_PIXELS, loadImage, type ImageInput, type LoadImageOptions, type RgbImage } from './image.js';
-import { resizePil } from './resample.js';
+import { resizePil, type Window } from './resample.js';
 
 export type ImageAspectRatio = 'crop' | 'pad';
 export const IMAGE_ASPECT_RATIOS: readonly ImageAspectRatio[] = ['crop', 'pad'];
 
 /** The aspect mode checked: 'crop' when absent; anything else is an error naming the choices. */
-export function checkAspect(aspect: unknown): ImageAspectRatio {
-  if (aspect === undefined) return 'crop';
-  if (aspect === 'crop' || aspect === 'pad') return aspect;
-  throw new InputError(`imageAspectRatio must be one of crop, pad, got "${String(aspect)}"`);
-}
+export const checkAspect = (aspect: unknown): ImageAspectRatio => oneOf(aspect ?? 'crop', IMAGE_ASPECT_RATIOS, 'imageAspectRatio');
 
 /** Refuses an intermediate image (padded or resized) of more pixels than the limit, before it is made. */
 function checkWork(what: string, width: number, height: number, maxPixels: number): void {
@@ -54,28 +51,15 @@ export function padToSquare(image: RgbImage, background: readonly [number, numbe
   return { width: side, height: side, data: out };
 }
 
-/** transformers' center_crop: floor offsets; an image smaller than the crop is zero-padded (ceil offsets). */
-export function centerCrop(image: RgbImage, cropH: number, cropW: number): RgbImage {
-  const { width: w, height: h } = image;
-  if (w === cropW && h === cropH) return image;
-  const newH = Math.max(cropH, h);
-  const newW = Math.max(cropW, w);
-  const padTop = Math.ceil((newH - h) / 2);
-  const padLeft = Math.ceil((newW - w) / 2);
-  const top = Math.floor((h - cropH) / 2) + padTop;
-  const left = Math.floor((w - cropW) / 2) + padLeft;
-  const out = new Uint8Array(cropH * cropW * 3);
-  for (let y = 0; y < cropH; y++) {
-    const sy = top + y - padTop; // row in the original image
-    if (sy < 0 || sy >= h) continue;
-    for (let x = 0; x < cropW; x++) {
-      const sx = left + x - padLeft;
-      if (sx < 0 || sx >= w) continue;
-      const s = (sy * w + sx) * 3;
-      out.set(image.data.subarray(s, s + 3), (y * cropW + x) * 3);
-    }
-  }
-  return { width: cropW, height: cropH, data: out };
+/**
+ * transformers' center_crop of cropH × cropW from an h × w image: floor offsets, an image smaller than the crop
+ * zero-padded (ceil offsets). Gives the window of the image the crop keeps and where it lands in the crop.
+ */
+export function cropWindow(h: number, w: number, cropH: number, cropW: number): { win: Window; left: number; top: number } {
+  const oy = Math.floor((h - cropH) / 2); // negative when the image is smaller: padding
+  const ox = Math.floor((w - cropW) / 2);
+  const win = { top: Math.max(0, oy), left: Math.max(0, ox), bottom: Math.min(h, oy + cropH), right: Math.min(w, ox + cropW) };
+  return { win, left: win.left - ox, top: win.top - oy };
 }
 
 /** `part` on a zero canvas of width × height at (left, top); `part` itself when it fills the canvas. */
@@ -103,22 +87,16 @@ export class CLIPImageProcessor {
   resizeAndCrop(image: RgbImage, aspect: ImageAspectRatio = 'crop', maxPixels = DEFAULT_MAX_PIXELS): RgbImage {
     const c = this.config;
     if (checkAspect(aspect) === 'pad') checkWork('padded to a square', Math.max(image.width, image.height), Math.max(image.width, image.height), maxPixels);
-    let img = aspect === 'pad' ? padToSquare(image, this.padColor) : image;
-    if (c.do_resize) {
-      const target = 'shortest_edge' in c.size ? shortestEdgeSize(img.height, img.width, c.size.shortest_edge) : c.size;
-      if (c.do_center_crop) {
-        const { height: ch, width: cw } = c.crop_size;
-        // the crop's offsets as centerCrop takes them (negative when the resized image is smaller: padding)
-        const oy = Math.floor((target.height - ch) / 2);
-        const ox = Math.floor((target.width - cw) / 2);
-        const win = { top: Math.max(0, oy), left: Math.max(0, ox), bottom: Math.min(target.height, oy + ch), right: Math.min(target.width, ox + cw) };
-        return placeAt(resizePil(img, target.width, target.height, c.resample, win), cw, ch, win.left - ox, win.top - oy);
-      }
-      checkWork('after resizing', target.width, target.height, maxPixels);
-      img = resizePil(img, target.width, target.height, c.resample);
+    const img = aspect === 'pad' ? padToSquare(image, this.padColor) : image;
+    const target = !c.do_resize ? img : 'shortest_edge' in c.size ? shortestEdgeSize(img.height, img.width, c.size.shortest_edge) : c.size;
+    if (c.do_center_crop) {
+      const { height: ch, width: cw } = c.crop_size;
+      const { win, left, top } = cropWindow(target.height, target.width, ch, cw);
+      return placeAt(resizePil(img, target.width, target.height, c.resample, win), cw, ch, left, top); // no resize: the window itself
     }
-    if (c.do_center_crop) img = centerCrop(img, c.crop_size.height, c.crop_size.width);
-    return img;
+    if (!c.do_resize) return img;
+    checkWork('after resizing', target.width, target.height, maxPixels);
+    return resizePil(img, target.width, target.height, c.resample);
   }
 
   /** 8-bit RGB → float32 channels-first [3, H, W], rescaled and normalised as transformers does. */

@@ -10,7 +10,7 @@ import type { ByteSource } from '../io/byte_source.js';
 import { readJson, type CheckpointFiles } from '../io/checkpoint.js';
 import type { OnProgress } from '../io/progress.js';
 import type { Parameter } from '../models/modules.js';
-import type { Activation, FloatDtype, WeightDtype, WeightFormat } from '../vocabulary.js';
+import type { Activation, WeightDtype, WeightFormat } from '../vocabulary.js';
 import { weightFormat } from './formats.js';
 import { canonicalKey, UNUSED } from './key_map.js';
 import { warn } from '../platform.js';
@@ -51,8 +51,6 @@ export async function weightFiles(checkpoint: CheckpointFiles): Promise<ByteSour
   throw new WeightsError(`${checkpoint.description} has no model.safetensors or model.safetensors.index.json`);
 }
 
-const READABLE: Record<string, FloatDtype> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
-
 /** One checkpoint tensor matched to its parameter, with the format it loads in. */
 interface Planned {
   entry: SafetensorsEntry;
@@ -77,8 +75,7 @@ function planShard(file: SafetensorsFile, params: Map<string, Parameter>, source
     if (entry.shape.join(', ') !== want) {
       throw new WeightsError(`${name}: tensor "${entry.name}" has shape [${entry.shape.join(', ')}] but the config implies [${want}]`);
     }
-    const stored = READABLE[entry.dtype];
-    if (!stored) throw new WeightsError(`${file.path}: tensor "${entry.name}" has dtype ${entry.dtype}; weights must be F32, F16 or BF16`);
+    const stored = file.weightDtype(entry);
     source.set(key, entry.name);
     planned.push({ entry, param, format: weightFormat(o.dtype ?? 'auto', stored, param, o.quantizeVision ?? false) });
   }
@@ -97,24 +94,28 @@ export async function loadWeights(files: readonly ByteSource[], params: Map<stri
     const source = new Map<string, string>();
     const unused: string[] = [];
     const plans = opened.map((file) => planShard(file, params, source, o, unused));
-    if (unused.length > 0) {
-      const more = unused.length > 1 ? ` (and ${unused.length - 1} more)` : '';
-      warn(`the checkpoint at ${describe} has tensors VipLlava does not use, which are skipped: "${unused[0]}"${more}`, 'VIPLLAVA_UNUSED_WEIGHTS');
-    }
-    const missing = [...params.entries()].filter(([key]) => !source.has(key)).map(([k]) => k);
-    if (missing.length > 0) {
-      const more = missing.length > 1 ? ` (and ${missing.length - 1} more)` : '';
-      throw new WeightsError(`missing tensor "${missing[0]}"${more} in the checkpoint at ${describe}`);
-    }
+    if (unused.length > 0) warn(`the checkpoint at ${describe} has tensors VipLlava does not use, which are skipped: ${firstOf(unused)}`, 'VIPLLAVA_UNUSED_WEIGHTS');
+    const missing = [...params.keys()].filter((key) => !source.has(key));
+    if (missing.length > 0) throw new WeightsError(`missing tensor ${firstOf(missing)} in the checkpoint at ${describe}`);
     backend.check({
       parameters: plans.flat().map((p) => ({ name: p.entry.name, shape: p.param.shape, format: p.format })),
       activations: o.activations ?? [],
     });
+    // The packed-cache key: the load options and how the engine lays out the load's compute format now (the
+    // kernel set decides, e.g. bf16 products or fp32 compute from bf16).
+    const layout = o.packedCache && o.dtype ? backend.packedLayout?.(weightFormat(o.dtype, 'float16', { linear: true, quantize: 'always' }, false)) : null;
+    const packed = layout ? { cache: o.packedCache!, key: `${o.dtype}${o.quantizeVision ? '+vision' : ''}, ${layout}` } : null;
     const sizes = await Promise.all(files.map((f) => f.size()));
     const total = sizes.reduce((a, b) => a + b, 0);
+    // An engine that copies on upload lets one buffer, grown to the largest tensor, serve every read.
+    let scratch = backend.copiesOnUpload ? new ArrayBuffer(0) : undefined;
+    const grow = (bytes: number) => {
+      if (scratch && scratch.byteLength < bytes) scratch = new ArrayBuffer(bytes);
+      return scratch;
+    };
     let before = 0; // bytes of the shards already read
     for (const [i, file] of opened.entries()) {
-      await loadShard(file, plans[i], backend, o, (loaded) => o.onProgress?.({ stage: 'load', file: baseName(file.path), loaded: before + loaded, total }));
+      await loadShard(file, plans[i], backend, packed, grow, (loaded) => o.onProgress?.({ stage: 'load', file: baseName(file.path), loaded: before + loaded, total }));
       before += sizes[i];
       o.onProgress?.({ stage: 'load', file: baseName(file.path), loaded: before, total });
     }
@@ -123,18 +124,19 @@ export async function loadWeights(files: readonly ByteSource[], params: Map<stri
   }
 }
 
-async function loadShard(file: SafetensorsFile, plan: Planned[], backend: Backend, o: LoadWeightsOptions, progress: (loaded: number) => void): Promise<void> {
-  // An engine that copies on upload lets one buffer, grown to the largest tensor, serve every read.
-  let scratch = backend.copiesOnUpload ? new ArrayBuffer(0) : undefined;
-  const grow = (bytes: number) => {
-    if (scratch && scratch.byteLength < bytes) scratch = new ArrayBuffer(bytes);
-    return scratch;
-  };
-  // The cache key: the load options and how the engine lays out the load's compute format now (the kernel
-  // set decides, e.g. bf16 products or fp32 compute from bf16). Every weight it repacked is kept.
-  const layout = o.packedCache && o.dtype ? backend.packedLayout?.(weightFormat(o.dtype, 'float16', { linear: true, quantize: 'always' }, false)) : null;
-  const cacheKey = layout ? `${o.dtype}${o.quantizeVision ? '+vision' : ''}, ${layout}` : null;
-  const cached = cacheKey ? await o.packedCache!.open(file.source, cacheKey) : null;
+/** `"first" (and N more)` for a message. */
+const firstOf = (names: readonly string[]) => `"${names[0]}"${names.length > 1 ? ` (and ${names.length - 1} more)` : ''}`;
+
+/** One shard's tensors onto the engine, from the packed cache when it holds them; every weight the engine repacked is saved there. */
+async function loadShard(
+  file: SafetensorsFile,
+  plan: Planned[],
+  backend: Backend,
+  packed: { cache: PackedCache; key: string } | null,
+  grow: (bytes: number) => ArrayBuffer | undefined,
+  progress: (loaded: number) => void,
+): Promise<void> {
+  const cached = packed ? await packed.cache.open(file.source, packed.key) : null;
   const made: Array<[string, DeviceTensor]> = [];
   try {
     for (const { entry, param, format } of plan) {
@@ -143,12 +145,12 @@ async function loadShard(file: SafetensorsFile, plan: Planned[], backend: Backen
         param.value = backend.importPacked(hit, await cached!.read(hit, grow(hit.bytes)));
       } else {
         param.value = backend.upload(await file.read(entry.name, grow(entry.end - entry.begin)), format);
-        if (cacheKey && backend.packedEntry?.(param.value)) made.push([entry.name, param.value]);
+        if (packed && backend.packedEntry?.(param.value)) made.push([entry.name, param.value]);
       }
       progress(entry.end);
     }
   } finally {
     await cached?.close();
   }
-  if (cacheKey && !cached && made.length > 0) await o.packedCache!.save(file.source, cacheKey, backend, made);
+  if (packed && !cached && made.length > 0) await packed.cache.save(file.source, packed.key, backend, made);
 }

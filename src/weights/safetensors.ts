@@ -6,13 +6,14 @@
 import { WeightsError } from '../errors.js';
 import type { ByteSource } from '../io/byte_source.js';
 import { Tensor } from '../tensor/tensor.js';
+import type { FloatDtype } from '../vocabulary.js';
 
 /** Element sizes of every dtype the format defines. Only F32, F16 and BF16 can be read as weights. */
 const DTYPE_BYTES: Record<string, number> = {
   F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1,
   F8_E4M3: 1, F8_E5M2: 1, F8_E8M0: 1, F4: 1, F6_E2M3: 1, F6_E3M2: 1, E8M0: 1,
 };
-const READABLE = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' } as const;
+const READABLE: Record<string, FloatDtype> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
 /** A header beyond this is not a model checkpoint (the format's own reader uses 100 MB). */
 const MAX_HEADER_BYTES = 100_000_000;
 
@@ -54,11 +55,17 @@ export class SafetensorsFile {
    */
   async read(name: string, scratch?: ArrayBuffer): Promise<Tensor> {
     const e = this.entry(name);
-    const dtype = READABLE[e.dtype as keyof typeof READABLE];
-    if (!dtype) throw new WeightsError(`${this.path}: tensor "${name}" has dtype ${e.dtype}; weights must be F32, F16 or BF16`);
+    const dtype = this.weightDtype(e);
     const bytes = await this.readBytes(name, scratch);
     const data = dtype === 'float32' ? new Float32Array(bytes.buffer, 0, bytes.length / 4) : new Uint16Array(bytes.buffer, 0, bytes.length / 2);
     return new Tensor(dtype, data, e.shape);
+  }
+
+  /** The dtype a tensor reads as a weight; an error naming it unless it is F32, F16 or BF16. */
+  weightDtype(e: SafetensorsEntry): FloatDtype {
+    const dtype = READABLE[e.dtype];
+    if (!dtype) throw new WeightsError(`${this.path}: tensor "${e.name}" has dtype ${e.dtype}; weights must be F32, F16 or BF16`);
+    return dtype;
   }
 
   /** The raw little-endian bytes of a tensor of any dtype, in a buffer of their own (or the start of `scratch`). */

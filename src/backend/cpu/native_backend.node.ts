@@ -8,7 +8,7 @@ import type { AttentionOptions, Backend, HostPositionInputs, PackedEntry } from 
 import type { Tensor } from '../../tensor/tensor.js';
 import { InputError, VipLlavaError } from '../../errors.js';
 import { ACTIVATIONS, type Activation, type FloatDtype, type KVDtype, type TensorDtype, type WeightFormat } from '../../vocabulary.js';
-import { patchOf, product, ropeInputs, writeAtSpan } from '../shapes.js';
+import { patchGrid, product, ropeInputs, writeAtSpan } from '../shapes.js';
 import { ACT, FORMAT, nativeAddon, nativeFailure, SRC, type FormatCode, type Handle, type NativeAddon, type NativeInfo } from './native_addon.node.js';
 
 type Stored = FloatDtype;
@@ -346,13 +346,10 @@ export class NativeBackend implements Backend {
   }
 
   patchEmbed(pixels: DeviceTensor, weight: DeviceTensor): DeviceTensor {
-    const p = patchOf(pixels.dims, weight.dims);
-    const [images, ch, size] = pixels.dims;
-    if (pixels.dims[3] !== size || size % p !== 0) throw new VipLlavaError(`patchEmbed: pixels [${pixels.dims.join(', ')}] are not square images divisible into ${p}-pixel patches`);
-    const patches = (size / p) ** 2;
-    const cols = this.empty([images, patches, ch * p * p]);
-    this.a.im2col(cols.handle, this.f32(pixels).handle, images, ch, size, p);
-    return this.linear(cols, this.reshape(weight, [weight.dims[0], ch * p * p])); // [N, P, hidden]
+    const g = patchGrid(pixels.dims, weight.dims);
+    const cols = this.empty([g.images, g.patches, g.patchLen]);
+    this.a.im2col(cols.handle, this.f32(pixels).handle, g.images, g.channels, g.size, g.patch);
+    return this.linear(cols, this.reshape(weight, [g.hidden, g.patchLen])); // [N, P, hidden]
   }
 
   linear(x: DeviceTensor, w: DeviceTensor, bias?: DeviceTensor | null): DeviceTensor {

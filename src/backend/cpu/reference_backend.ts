@@ -3,7 +3,7 @@ import type { AttentionOptions, Backend, HostPositionInputs } from '../backend.j
 import type { Tensor } from '../../tensor/tensor.js';
 import { InputError, VipLlavaError } from '../../errors.js';
 import { ACTIVATIONS, type Activation, type FloatDtype, type KVDtype, type WeightFormat } from '../../vocabulary.js';
-import { im2col, patchOf, product, ropeInputs, writeAtSpan } from '../shapes.js';
+import { im2col, patchGrid, product, ropeInputs, writeAtSpan } from '../shapes.js';
 import { float32ToHalf } from '../../tensor/float16.js';
 import * as k from './reference_kernels.js';
 
@@ -197,9 +197,9 @@ export class ReferenceBackend implements Backend {
   }
 
   patchEmbed(pixels: DeviceTensor, weight: DeviceTensor): DeviceTensor {
-    const { cols, patches, patchLen } = im2col(this.f32(pixels), pixels.dims, patchOf(pixels.dims, weight.dims));
-    const hidden = weight.dims[0];
-    return this.linear(this.make(cols, [pixels.dims[0], patches, patchLen]), this.reshape(weight, [hidden, patchLen])); // [N, P, hidden]
+    const g = patchGrid(pixels.dims, weight.dims);
+    const cols = this.make(im2col(this.f32(pixels), g), [g.images, g.patches, g.patchLen]);
+    return this.linear(cols, this.reshape(weight, [g.hidden, g.patchLen])); // [N, P, hidden]
   }
 
   linear(x: DeviceTensor, w: DeviceTensor, bias?: DeviceTensor | null): DeviceTensor {
