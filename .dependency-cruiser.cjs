@@ -4,6 +4,11 @@
 /** Files that may use Node: the CLI, the evaluation harness, the hub client and any *.node.ts file. */
 const NODE_ONLY = ['^src/(cli|evaluation|hub)/', '\\.node\\.ts$'];
 
+/** A rule: files under `room` may import only `allowed` (patterns), plus whatever `to` lets through. */
+function importsOnly(name, comment, room, allowed, to = {}) {
+  return { name, comment, severity: 'error', from: { path: room }, to: { pathNot: allowed, ...to } };
+}
+
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -46,13 +51,12 @@ module.exports = {
         ],
       },
     },
-    {
-      name: 'config-is-plain-data',
-      comment: 'src/config/ is plain data parsing: it may import only src/config/, src/errors.ts and src/vocabulary.ts (no other src module, npm package or Node built-in).',
-      severity: 'error',
-      from: { path: '^src/config/' },
-      to: { pathNot: ['^src/config/', '^src/errors\\.ts$', '^src/vocabulary\\.ts$'] },
-    },
+    importsOnly(
+      'config-is-plain-data',
+      'src/config/ is plain data parsing: it may import only src/config/, src/errors.ts and src/vocabulary.ts (no other src module, npm package or Node built-in).',
+      '^src/config/',
+      ['^src/config/', '^src/errors\\.ts$', '^src/vocabulary\\.ts$'],
+    ),
     {
       name: 'visual-prompts-not-generation',
       comment: 'src/visual_prompts/ draws prompts onto images and must not depend on the generation loop.',
@@ -60,13 +64,12 @@ module.exports = {
       from: { path: '^src/visual_prompts/' },
       to: { path: '^src/generation/' },
     },
-    {
-      name: 'tensor-is-ground',
-      comment: 'src/tensor/ is the bottom layer: it may import only src/tensor/, src/errors.ts and src/vocabulary.ts.',
-      severity: 'error',
-      from: { path: '^src/tensor/' },
-      to: { pathNot: ['^src/tensor/', '^src/errors\\.ts$', '^src/vocabulary\\.ts$'] },
-    },
+    importsOnly(
+      'tensor-is-ground',
+      'src/tensor/ is the bottom layer: it may import only src/tensor/, src/errors.ts and src/vocabulary.ts.',
+      '^src/tensor/',
+      ['^src/tensor/', '^src/errors\\.ts$', '^src/vocabulary\\.ts$'],
+    ),
     {
       name: 'engines-through-registry',
       comment: 'Concrete engines in src/backend/cpu/ are reached through src/backend/registry.ts; only the registry, the engines themselves and Node-only files may import them.',
@@ -74,26 +77,20 @@ module.exports = {
       from: { path: '^src/', pathNot: ['^src/backend/registry\\.ts$', '^src/backend/cpu/', ...NODE_ONLY] },
       to: { path: '^src/backend/cpu/' },
     },
-    {
-      name: 'cli-public-api-only',
-      comment: 'src/cli/ uses the library through its public Node entry point: it may import only src/cli/, src/evaluation/ (the held-out run, itself on the public API), src/index.node.ts, npm packages and Node built-ins.',
-      severity: 'error',
-      from: { path: '^src/cli/' },
-      to: {
-        pathNot: ['^src/cli/', '^src/evaluation/', '^src/index\\.node\\.ts$', '(^|/)node_modules/'],
-        dependencyTypesNot: ['core'],
-      },
-    },
-    {
-      name: 'evaluation-public-api-only',
-      comment: 'src/evaluation/ uses the library through its public Node entry point: it may import only src/evaluation/, src/index.node.ts and Node built-ins.',
-      severity: 'error',
-      from: { path: '^src/evaluation/' },
-      to: {
-        pathNot: ['^src/evaluation/', '^src/index\\.node\\.ts$'],
-        dependencyTypesNot: ['core'],
-      },
-    },
+    importsOnly(
+      'cli-public-api-only',
+      'src/cli/ uses the library through its public Node entry point: it may import only src/cli/, src/evaluation/ (the held-out run, itself on the public API), src/index.node.ts, npm packages and Node built-ins.',
+      '^src/cli/',
+      ['^src/cli/', '^src/evaluation/', '^src/index\\.node\\.ts$', '(^|/)node_modules/'],
+      { dependencyTypesNot: ['core'] },
+    ),
+    importsOnly(
+      'evaluation-public-api-only',
+      'src/evaluation/ uses the library through its public Node entry point: it may import only src/evaluation/, src/index.node.ts and Node built-ins.',
+      '^src/evaluation/',
+      ['^src/evaluation/', '^src/index\\.node\\.ts$'],
+      { dependencyTypesNot: ['core'] },
+    ),
   ],
   options: {
     // See type-only imports (`import type`, type-only re-exports) as well as runtime ones.
