@@ -184,6 +184,11 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// bf16dot() → whether the kernel set in use multiplies bf16 in hardware (asked at every linear-weight upload)
+Napi::Value Bf16dot(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), g->kernels->bf16dot);
+}
+
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   g->exec->set_threads(int(std::max<int64_t>(1, i64(info, 0))));
   return info.Env().Undefined();
@@ -503,7 +508,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   }
   const std::pair<const char*, Napi::Function::Callback> fns[] = {
       {"info", Info}, {"setThreads", SetThreads}, {"setKernels", SetKernels}, {"alloc", Alloc}, {"release", Release}, {"fromHost", FromHost},
-      {"packWeight", PackWeight}, {"packBuffer", PackBuffer}, {"packedBytes", PackedBytes}, {"bytesOf", BytesOf}, {"read", Read}, {"readPacked", ReadPacked}, {"limits", Limits}, {"flush", Flush}, {"setProfiling", SetProfiling}, {"profile", GetProfile}, {"widen", Widen},
+      {"packWeight", PackWeight}, {"packBuffer", PackBuffer}, {"packedBytes", PackedBytes}, {"bytesOf", BytesOf}, {"bf16dot", Bf16dot}, {"read", Read}, {"readPacked", ReadPacked}, {"limits", Limits}, {"flush", Flush}, {"setProfiling", SetProfiling}, {"profile", GetProfile}, {"widen", Widen},
       {"copy2d", Copy2d}, {"im2col", Im2col}, {"gather", Gather}, {"linear", Linear}, {"add", Add}, {"mul", Mul}, {"activation", Activation},
       {"layerNorm", LayerNorm}, {"rmsNorm", RmsNorm}, {"rope", Rope}, {"attention", Attention},
   };

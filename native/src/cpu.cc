@@ -49,37 +49,49 @@ Features detect() {
   return f;
 }
 
+/** Every kernel set of this build, best first, with whether this CPU runs it: the one list of both. */
+struct Entry {
+  const Kernels* set;
+  bool runs;
+};
+
+const std::vector<Entry>& table() {
+  static const std::vector<Entry> entries = [] {
+    const Features f = detect();
+    (void)f;
+    return std::vector<Entry>{
+#if defined(VIP_X86)
+        {&kernels_avx512(), f.avx512},
+        {&kernels_avxvnni(), f.avxvnni},
+        {&kernels_avx2(), f.avx2},
+#elif defined(VIP_ARM64)
+        {&kernels_neon_i8mm(), f.dotprod && f.i8mm && f.bf16},
+        {&kernels_neon_dotprod(), f.dotprod},
+        {&kernels_neon(), true},  // Advanced SIMD is part of every ARMv8-A CPU
+#endif
+        {&kernels_portable(), true},
+    };
+  }();
+  return entries;
+}
+
+std::vector<const Kernels*> sets_where(bool (*keep)(const Entry&)) {
+  std::vector<const Kernels*> out;
+  for (const Entry& e : table())
+    if (keep(e)) out.push_back(e.set);
+  return out;
+}
+
 }  // namespace
 
-std::vector<const Kernels*> built_kernels() {
-  std::vector<const Kernels*> all;
-#if defined(VIP_X86)
-  all = {&kernels_avx512(), &kernels_avxvnni(), &kernels_avx2()};
-#elif defined(VIP_ARM64)
-  all = {&kernels_neon_i8mm(), &kernels_neon_dotprod(), &kernels_neon()};
-#endif
-  all.push_back(&kernels_portable());
+const std::vector<const Kernels*>& built_kernels() {
+  static const std::vector<const Kernels*> all = sets_where([](const Entry&) { return true; });
   return all;
 }
 
-std::vector<const Kernels*> supported_kernels() {
-  static const std::vector<const Kernels*> sets = [] {
-    const Features f = detect();
-    std::vector<const Kernels*> s;
-#if defined(VIP_X86)
-    if (f.avx512) s.push_back(&kernels_avx512());
-    if (f.avxvnni) s.push_back(&kernels_avxvnni());
-    if (f.avx2) s.push_back(&kernels_avx2());
-#elif defined(VIP_ARM64)
-    if (f.dotprod && f.i8mm && f.bf16) s.push_back(&kernels_neon_i8mm());
-    if (f.dotprod) s.push_back(&kernels_neon_dotprod());
-    s.push_back(&kernels_neon());  // Advanced SIMD is part of every ARMv8-A CPU
-#endif
-    (void)f;
-    s.push_back(&kernels_portable());
-    return s;
-  }();
-  return sets;
+const std::vector<const Kernels*>& supported_kernels() {
+  static const std::vector<const Kernels*> runs = sets_where([](const Entry& e) { return e.runs; });
+  return runs;
 }
 
 const Kernels* kernels_named(const char* isa) {

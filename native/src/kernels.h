@@ -105,11 +105,11 @@ const Kernels& kernels_neon_i8mm();
 #endif
 
 // The kernel sets this CPU can run, best first (cpu.cc).
-std::vector<const Kernels*> supported_kernels();
+const std::vector<const Kernels*>& supported_kernels();
 // A supported set by name, or null.
 const Kernels* kernels_named(const char* isa);
 // Every set this build carries, supported here or not (for messages).
-std::vector<const Kernels*> built_kernels();
+const std::vector<const Kernels*>& built_kernels();
 
 // Conversions shared by packing and the portable kernels.
 float half_to_float(uint16_t h);

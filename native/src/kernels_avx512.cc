@@ -252,7 +252,7 @@ void x_sigmoid(float* y, const float* x, int64_t n, float beta) {
     const __m512 v = _mm512_loadu_ps(x + i);
     _mm512_storeu_ps(y + i, _mm512_div_ps(v, _mm512_add_ps(one, exp512(_mm512_mul_ps(v, nb)))));
   }
-  for (; i < n; ++i) y[i] = x[i] / (1.0f + std::exp(-beta * x[i]));
+  generic_x_sigmoid(y + i, x + i, n - i, beta);
 }
 
 float read_sum(const float* x, int64_t n) {
@@ -293,14 +293,14 @@ double probe(int kind, int64_t iters) {
 void widen_h(const uint16_t* x, float* y, int64_t n) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i))));
-  for (; i < n; ++i) y[i] = vip::half_to_float(x[i]);
+  generic_widen_h(x + i, y + i, n - i);
 }
 void narrow_h(const float* x, uint16_t* y, int64_t n) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i), _mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   }
-  for (; i < n; ++i) y[i] = vip::float_to_half(x[i]);
+  generic_narrow_h(x + i, y + i, n - i);
 }
 
 // 16 elements of a float32 or fp16 row from element e, the first `m` lanes only (tails).

@@ -192,7 +192,7 @@ std::string Executor::take_error() {
 }
 
 int physical_cores() {
-  static const int n = [] {  // read once: info() is asked at every weight upload
+  static const int n = [] {  // the topology does not change: read it once
     std::set<std::pair<std::string, std::string>> cores;
     const unsigned logical = std::max(1u, std::thread::hardware_concurrency());
     for (unsigned cpu = 0; cpu < logical; ++cpu) {

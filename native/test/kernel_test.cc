@@ -43,7 +43,7 @@ std::vector<float> randv(size_t n, float scale = 1.0f) {
 double rel_error(const std::vector<float>& a, const std::vector<float>& b) {
   double num = 0, den = 0;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::isnan(a[i]) != std::isnan(b[i])) return INFINITY;
+    if (std::isnan(a[i]) || std::isnan(b[i])) return INFINITY;  // the kernels never make NaN from these inputs
     num = std::max(num, double(std::fabs(a[i] - b[i])));
     den = std::max(den, double(std::fabs(b[i])));
   }
@@ -75,7 +75,8 @@ std::vector<float> run_linear(const Kernels& k, ThreadPool& pool, Format f, cons
 
 void test_linear(const Kernels& k, ThreadPool& pool) {
   const int64_t shapes[][3] = {{1, 37, 45}, {1, 64, 70}, {1, 1024, 96}, {2, 64, 33}, {3, 300, 64}, {4, 100, 130}, {5, 64, 64},
-                               {9, 300, 70}, {17, 64, 96}, {70, 517, 97}, {13, 600, 40}};
+                               {9, 300, 70}, {17, 64, 96}, {70, 517, 97}, {13, 600, 40},
+                               {13, 2100, 40}};  // past int8_kc (2048): int8 GEMMs accumulate over k blocks
   for (const auto& s : shapes) {
     const int64_t m = s[0], kk = s[1], n = s[2];
     std::vector<float> wf = randv(size_t(n * kk), 0.5f), x = randv(size_t(m * kk)), bias = randv(size_t(n));
@@ -95,11 +96,14 @@ void test_linear(const Kernels& k, ThreadPool& pool) {
         const std::string what = std::string("linear ") + format_name(f) + " m=" + std::to_string(m) + " k=" + std::to_string(kk) + " n=" +
                                  std::to_string(n) + (with_bias ? " +bias" : "");
         const std::vector<float> got = run_linear(k, pool, f, w16, m, kk, n, x, b);
-        const std::vector<float> want = run_linear(kernels_portable(), pool, f, w16, m, kk, n, x, b);
-        // The same layout and the same int8 activations: only the order of float sums may differ (bf16 products
-        // in hardware round their pair sums their own way).
-        expect(what + " vs portable", rel_error(got, want), f == PANEL_BF16DOT ? 2e-3 : 2e-5);
-        const double against_fp = f == PANEL_Q4 ? 0.15 : f == PANEL_Q8 ? 2e-2 : f == PANEL_BF16 || f == PANEL_BF16DOT ? 1.5e-2 : 2e-6;
+        if (&k != &kernels_portable()) {
+          const std::vector<float> want = run_linear(kernels_portable(), pool, f, w16, m, kk, n, x, b);
+          // The same layout and the same int8 activations: only the order of float sums may differ (bf16 products
+          // in hardware round their pair sums their own way).
+          expect(what + " vs portable", rel_error(got, want), f == PANEL_BF16DOT ? 2e-3 : 2e-5);
+        }
+        // fp32 sums drift with k: 2e-6 up to k = 1024, proportionally beyond
+        const double against_fp = f == PANEL_Q4 ? 0.15 : f == PANEL_Q8 ? 2e-2 : f == PANEL_BF16 || f == PANEL_BF16DOT ? 1.5e-2 : 2e-6 * std::max(1.0, kk / 1024.0);
         expect(what + " vs double", rel_error(got, ref), against_fp);
       }
     }
@@ -157,7 +161,7 @@ void test_elementwise(const Kernels& k, ThreadPool& pool) {
   };
   both("layer norm", [&](Ctx c, float* y) { layer_norm(c, y, x.data(), w.data(), b.data(), rows, h, 1e-5f); }, 1e-6);
   both("rms norm", [&](Ctx c, float* y) { rms_norm(c, y, x.data(), w.data(), rows, h, 1e-6f); }, 1e-6);
-  for (const Act a : {ACT_GELU, ACT_QUICK_GELU, ACT_SILU, ACT_GELU_TANH, ACT_RELU}) {
+  for (const Act a : {ACT_QUICK_GELU, ACT_SILU}) {  // the activations a kernel set computes (ops.cc: x_sigmoid); the others are shared code
     both("activation " + std::to_string(a), [&](Ctx c, float* y) { activation(c, y, x.data(), int64_t(x.size()), a); }, 2e-6);
   }
   std::vector<int32_t> pos(rows);
@@ -216,8 +220,10 @@ int main(int argc, char** argv) {
     if (only && std::strcmp(only, k->isa) != 0) continue;
     const int before = failures, checked = checks;
     test_linear(*k, pool);
-    test_attention(*k, pool);
-    test_elementwise(*k, pool);
+    if (k != &kernels_portable()) {  // the rest compares a set with the portable one
+      test_attention(*k, pool);
+      test_elementwise(*k, pool);
+    }
     test_probes(*k);
     std::printf("%s %s: %d checks, %d failed (%s)\n", failures == before ? "ok" : "FAILED", k->isa, checks - checked, failures - before, k->instructions);
   }

@@ -32,6 +32,8 @@ export interface NativeInfo {
 
 export interface NativeAddon {
   info(): NativeInfo;
+  /** Whether the kernel set in use multiplies bf16 in hardware (info().bf16dot without building the rest). */
+  bf16dot(): boolean;
   setThreads(n: number): void;
   setKernels(isa: string): void;
   alloc(bytes: number, zero: boolean): Handle;

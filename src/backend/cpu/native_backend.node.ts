@@ -90,7 +90,7 @@ export class NativeBackend implements Backend {
 
   // -- packed weights, as bytes for weights/ to keep ---------------------------------------------------------
   packedLayout(format: WeightFormat): string | null {
-    return format.linear ? `panels of 32, format ${packedFormat(format, this.a.info().bf16dot)}` : null;
+    return format.linear ? `panels of 32, format ${packedFormat(format, this.a.bf16dot())}` : null;
   }
 
   packedEntry(x: DeviceTensor): PackedEntry | null {
@@ -206,7 +206,7 @@ export class NativeBackend implements Backend {
       const src = format.storage === 'float16' ? t.toHalf('float16') : t;
       const n = t.dims[0];
       const k = t.size / n;
-      const code = packedFormat(format, this.a.info().bf16dot);
+      const code = packedFormat(format, this.a.bf16dot());
       return new NativeTensor(this, this.a.packWeight(src.data as Float32Array | Uint16Array, SRC[src.dtype as Stored], n, k, code), [...t.dims], HELD[code], { format: code, n, k });
     }
     const storage = format.storage;
