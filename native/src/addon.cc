@@ -243,13 +243,13 @@ Napi::Value PackBuffer(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// bytesOf(handle) → Uint8Array: a copy of a buffer's bytes (a packed weight exported for a cache; complete,
-// packWeight having waited for it)
-Napi::Value BytesOf(const Napi::CallbackInfo& info) {
+// view(handle) → Uint8Array over the buffer's own memory, no copy (it keeps the buffer alive): a packed weight is
+// written to a cache from it, and read from a cache into it. Only for buffers no queued op is writing.
+Napi::Value View(const Napi::CallbackInfo& info) {
   BufferPtr b = buf(info[0]);
-  auto out = Napi::Uint8Array::New(info.Env(), b->bytes);
-  std::memcpy(out.Data(), b->data(), b->bytes);
-  return out;
+  auto* keep = new BufferPtr(b);
+  auto ab = Napi::ArrayBuffer::New(info.Env(), b->data(), b->bytes, [](Napi::Env, void*, BufferPtr* k) { delete k; }, keep);
+  return Napi::Uint8Array::New(info.Env(), b->bytes, ab, 0);
 }
 
 Napi::Value PackedBytes(const Napi::CallbackInfo& info) {
@@ -508,7 +508,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   }
   const std::pair<const char*, Napi::Function::Callback> fns[] = {
       {"info", Info}, {"setThreads", SetThreads}, {"setKernels", SetKernels}, {"alloc", Alloc}, {"release", Release}, {"fromHost", FromHost},
-      {"packWeight", PackWeight}, {"packBuffer", PackBuffer}, {"packedBytes", PackedBytes}, {"bytesOf", BytesOf}, {"bf16dot", Bf16dot}, {"read", Read}, {"readPacked", ReadPacked}, {"limits", Limits}, {"flush", Flush}, {"setProfiling", SetProfiling}, {"profile", GetProfile}, {"widen", Widen},
+      {"packWeight", PackWeight}, {"packBuffer", PackBuffer}, {"packedBytes", PackedBytes}, {"view", View}, {"bf16dot", Bf16dot}, {"read", Read}, {"readPacked", ReadPacked}, {"limits", Limits}, {"flush", Flush}, {"setProfiling", SetProfiling}, {"profile", GetProfile}, {"widen", Widen},
       {"copy2d", Copy2d}, {"im2col", Im2col}, {"gather", Gather}, {"linear", Linear}, {"add", Add}, {"mul", Mul}, {"activation", Activation},
       {"layerNorm", LayerNorm}, {"rmsNorm", RmsNorm}, {"rope", Rope}, {"attention", Attention},
   };

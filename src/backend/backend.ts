@@ -117,10 +117,13 @@ export interface Backend {
   packedLayout?(format: WeightFormat): string | null;
   /** The layout of a weight this engine repacked, or null. */
   packedEntry?(t: DeviceTensor): PackedEntry | null;
-  /** The bytes of a repacked weight (complete once upload() returned it). */
+  /** The bytes of a repacked weight (complete once upload() returned it; possibly a view of engine memory). */
   exportPacked?(t: DeviceTensor): Uint8Array;
-  /** A weight from bytes exportPacked() gave for the same entry. */
-  importPacked?(entry: PackedEntry, bytes: Uint8Array): DeviceTensor;
+  /**
+   * A weight from the bytes exportPacked() gave for the same entry: `fill` writes them into the memory it is
+   * handed (`entry.bytes` long), which an engine may make its own, so the bytes are not copied again.
+   */
+  importPacked?(entry: PackedEntry, fill: (into: ArrayBuffer) => Promise<unknown>): Promise<DeviceTensor>;
 
   // -- layout -------------------------------------------------------------------------------------------
   /** Same data, new dims (same element count). */

@@ -142,7 +142,7 @@ async function loadShard(
     for (const { entry, param, format } of plan) {
       const hit = cached?.entries[entry.name];
       if (hit && backend.importPacked) {
-        param.value = backend.importPacked(hit, await cached!.read(hit, grow(hit.bytes)));
+        param.value = await backend.importPacked(hit, (into) => cached!.read(hit, into));
       } else {
         param.value = backend.upload(await file.read(entry.name, grow(entry.end - entry.begin)), format);
         if (packed && backend.packedEntry?.(param.value)) made.push([entry.name, param.value]);

@@ -132,7 +132,7 @@ export function writeCache(backend: Backend, path: string, shard: string, option
     const fd = openSync(tmp, 'w');
     try {
       writeAll(fd, head, 0);
-      for (const [t, e] of placed) writeAll(fd, backend.exportPacked!(t), e.offset); // one tensor's copy at a time
+      for (const [t, e] of placed) writeAll(fd, backend.exportPacked!(t), e.offset); // from engine memory, one tensor at a time
     } finally {
       closeSync(fd);
     }

@@ -42,8 +42,8 @@ export interface NativeAddon {
   packWeight(data: Float32Array | Uint16Array, src: number, n: number, k: number, format: FormatCode): Handle;
   packBuffer(dst: Handle, src: Handle, srcType: number, n: number, k: number, format: FormatCode): void;
   packedBytes(format: FormatCode, n: number, k: number): number;
-  /** A copy of a buffer's bytes (fromHost(bytes) makes it again). */
-  bytesOf(h: Handle): Uint8Array;
+  /** The buffer's own memory as bytes, no copy (the view keeps it alive); for buffers no queued op writes. */
+  view(h: Handle): Uint8Array<ArrayBuffer>;
   read(h: Handle, src: number, offset: number, count: number): Promise<Float32Array>;
   readPacked(h: Handle, format: FormatCode, n: number, k: number): Promise<Float32Array>;
   /** [fp32 GFLOP/s, bf16 GFLOP/s, int8 GOP/s, int8 × int8 GOP/s, read GB/s] measured now with every compute thread. */

@@ -101,14 +101,16 @@ export class NativeBackend implements Backend {
   }
 
   exportPacked(x: DeviceTensor): Uint8Array {
-    return this.a.bytesOf(this.t(x).handle);
+    return this.a.view(this.t(x).handle); // complete: packWeight waited for it
   }
 
-  importPacked(e: PackedEntry, bytes: Uint8Array): DeviceTensor {
-    if (!Object.values(FORMAT).includes(e.format as FormatCode) || this.a.packedBytes(e.format as FormatCode, e.n, e.k) !== e.bytes || bytes.length !== e.bytes) {
+  async importPacked(e: PackedEntry, fill: (into: ArrayBuffer) => Promise<unknown>): Promise<DeviceTensor> {
+    if (!Object.values(FORMAT).includes(e.format as FormatCode) || this.a.packedBytes(e.format as FormatCode, e.n, e.k) !== e.bytes) {
       throw new VipLlavaError('a cached packed weight has an unknown layout');
     }
-    return new NativeTensor(this, this.a.fromHost(bytes), e.dims, e.dtype as Held, { format: e.format as FormatCode, n: e.n, k: e.k });
+    const handle = this.a.alloc(e.bytes, false);
+    await fill(this.a.view(handle).buffer); // the cache's bytes straight into engine memory
+    return new NativeTensor(this, handle, e.dims, e.dtype as Held, { format: e.format as FormatCode, n: e.n, k: e.k });
   }
 
   /** Registers a new tensor with the innermost tidy() scope. */
