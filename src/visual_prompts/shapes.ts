@@ -8,12 +8,10 @@
 import { InputError } from '../errors.js';
 import type { Rng } from '../rng.js';
 import type { ShapeName } from './palette.js';
+import { boundsOf, maskUnion, pointsOf, polygonContains, type Box, type FlatPolygon, type MaskUnion, type Pt } from './geometry.js';
 import { Layer, type Rgba } from './raster.js';
 
-export type Box = [number, number, number, number];
-export type Pt = [number, number];
-/** A polygon as a flat list x1, y1, x2, y2, … (COCO segmentation style). */
-export type FlatPolygon = number[];
+export type { Box, FlatPolygon, Pt } from './geometry.js';
 
 export type Plan =
   | { shape: 'rectangle'; box: Box; width: number }
@@ -37,32 +35,6 @@ export interface PlanOptions {
   style: 'random' | 'eval';
   /** Width override in 336-px units, as the original's `width` argument (not used by points). */
   width?: number;
-}
-
-// -- geometry ------------------------------------------------------------------------------------------
-
-function pointsOf(poly: FlatPolygon): Pt[] {
-  const out: Pt[] = [];
-  for (let i = 0; i + 1 < poly.length; i += 2) out.push([poly[i], poly[i + 1]]);
-  return out;
-}
-
-export function boundsOf(polys: FlatPolygon[]): Box {
-  const xs = polys.flatMap((p) => p.filter((_, i) => i % 2 === 0));
-  const ys = polys.flatMap((p) => p.filter((_, i) => i % 2 === 1));
-  return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
-}
-
-/** Strictly inside (shapely's contains): even-odd ray casting; points on the boundary are not inside. */
-export function polygonContains(poly: FlatPolygon, x: number, y: number): boolean {
-  const pts = pointsOf(poly);
-  let inside = false;
-  for (let i = 0, j = pts.length - 1; i < pts.length; j = i++) {
-    const [xi, yi] = pts[i];
-    const [xj, yj] = pts[j];
-    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
-  }
-  return inside;
 }
 
 // -- random choices, as the original drew them --------------------------------------------------------
@@ -100,6 +72,8 @@ export function plan(shape: ShapeName, region: Region, maxSide: number, rng: Rng
     if (!what) throw new InputError(`a ${shape} prompt needs a box or polygons`);
     return what;
   };
+  // Where the polygons' union fails (see maskUnion), the original uses the box; without one, the polygons' bounds.
+  const fallback = (p: FlatPolygon[]): Box => box ?? boundsOf(p);
   const onePolygon = () => (polys ? polys[Math.floor(rng.nextFloat() * polys.length)] : null);
 
   switch (shape) {
@@ -109,7 +83,7 @@ export function plan(shape: ShapeName, region: Region, maxSide: number, rng: Rng
     }
     case 'ellipse': {
       const width = override(sized(2, 8));
-      const [x0, y0, x1, y1] = polys ? boundsOf(polys) : need(box);
+      const [x0, y0, x1, y1] = polys ? (maskUnion(polys)?.bounds ?? fallback(polys)) : need(box);
       const ratio = uniform(rng, 1, 1.5);
       const [cx, cy] = [(x1 + x0) / 2, (y1 + y0) / 2];
       const [w, h] = [(x1 - x0) * ratio, (y1 - y0) * ratio];
@@ -117,8 +91,9 @@ export function plan(shape: ShapeName, region: Region, maxSide: number, rng: Rng
     }
     case 'triangle': {
       const width = override(sized(2, 8));
-      const b = polys ? null : need(box);
-      const sample = (): Pt => (polys ? pointInUnion(rng, polys) : pointInBox(rng, b!));
+      const union = polys ? maskUnion(polys) : null;
+      const b = union ? null : polys ? fallback(polys) : need(box);
+      const sample = (): Pt => (union ? pointIn(rng, union) : pointInBox(rng, b!));
       for (;;) {
         const v: [Pt, Pt, Pt] = [sample(), sample(), sample()];
         if (maxAngleBelow150(v)) return { shape, vertices: v, width };
@@ -143,7 +118,8 @@ export function plan(shape: ShapeName, region: Region, maxSide: number, rng: Rng
       const width = override(sized(2, 12));
       const poly = onePolygon();
       const b = poly ? null : need(box);
-      const sample = (): Pt => (poly ? pointInUnion(rng, [poly]) : pointInBox(rng, b!));
+      const one = poly ? { bounds: boundsOf([poly]), contains: (x: number, y: number) => polygonContains(poly, x, y) } : null;
+      const sample = (): Pt => (one ? pointIn(rng, one) : pointInBox(rng, b!));
       return { shape, controls: [sample(), sample(), sample(), sample()], samples: Math.trunc(1000 * s), width };
     }
     case 'mask_contour':
@@ -165,12 +141,12 @@ export function plan(shape: ShapeName, region: Region, maxSide: number, rng: Rng
   }
 }
 
-/** A point uniform in the polygons' bounds and inside one of them (50 tries, then anywhere in the bounds). */
-function pointInUnion(rng: Rng, polys: FlatPolygon[]): Pt {
-  const [x0, y0, x1, y1] = boundsOf(polys);
+/** A point uniform in the region's bounds and inside it (50 tries, then anywhere in the bounds). */
+function pointIn(rng: Rng, region: MaskUnion): Pt {
+  const [x0, y0, x1, y1] = region.bounds;
   for (let trial = 0; ; trial++) {
     const p: Pt = [uniform(rng, x0, x1), uniform(rng, y0, y1)];
-    if (trial >= 50 || polys.some((poly) => polygonContains(poly, p[0], p[1]))) return p;
+    if (trial >= 50 || region.contains(p[0], p[1])) return p;
   }
 }
 

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { drawVisualPrompts, cropWarnings, type VisualPrompt } from '../../src/visual_prompts/draw.js';
 import { promptPhrase, parseColor, SHAPES } from '../../src/visual_prompts/palette.js';
-import { polygonContains, type Plan } from '../../src/visual_prompts/shapes.js';
+import { polygonContains } from '../../src/visual_prompts/geometry.js';
+import type { Plan } from '../../src/visual_prompts/shapes.js';
 import { InputError } from '../../src/errors.js';
 import type { RgbImage } from '../../src/processor/image.js';
 
