@@ -196,6 +196,35 @@ def cases():
 
     out["signed8.tiff"] = tiff_signed8(pattern(1, seed=3)[:, :, 0])
 
+    # CIE L*a*b*: random samples over the whole cube (Pillow converts them through LittleCMS), in each of the
+    # compressions Pillow writes, with predictor 2, and turned by an Orientation tag.
+    lab = Image.frombytes("LAB", (48, 40), np.random.RandomState(5).randint(0, 256, (40, 48, 3)).astype(np.uint8).tobytes())
+    for suffix, options in (("", {}), ("_lzw", {"compression": "tiff_lzw"}), ("_deflate", {"compression": "tiff_adobe_deflate"}), ("_packbits", {"compression": "packbits"})):
+        b = io.BytesIO()
+        lab.save(b, "TIFF", **options)
+        out[f"lab{suffix}.tiff"] = b.getvalue()
+    stored = np.frombuffer(lab.tobytes(), np.uint8).reshape(40, 48, 3)  # Pillow's "LAB" packer gives TIFF's signed a*, b*
+    diff = stored.astype(np.int16)
+    diff[:, 1:] -= stored[:, :-1]
+    out["lab_predictor.tiff"] = tiff_strips(48, 40, [8, 8, 8], 8, [zlib.compress((diff & 255).astype(np.uint8).tobytes())], 3, 40, compression=8, extra=[(317, 2)])
+    out["lab_orientation_6.tiff"] = tiff_strips(48, 40, [8, 8, 8], 8, [stored.tobytes()], 3, 40, extra=[(274, 6)])
+    out["lab_with_alpha.tiff"] = tiff_strips(4, 4, [8, 8, 8, 8], 8, [bytes(64)], 4, 4, extra=[(338, 2)])
+
+    # 12-bit grey: two pixels in three bytes; values past 255 clamp when converted to RGB.
+    grey = np.random.RandomState(6).randint(0, 4096, (9, 15)).astype(np.uint16)
+    grey[0, :4] = [0, 255, 256, 4095]
+    packed = pack12(grey)
+    row_bytes = len(packed) // 9
+    out["grey12.tiff"] = tiff_strips(15, 9, [12], 1, [packed[i * 4 * row_bytes : (i + 1) * 4 * row_bytes] for i in range(3)], 1, 4)
+    out["grey12_deflate.tiff"] = tiff_strips(15, 9, [12], 1, [zlib.compress(packed)], 1, 9, compression=8)
+    out["grey12_packbits.tiff"] = tiff_strips(15, 9, [12], 1, [packbits(packed)], 1, 9, compression=32773)
+    out["grey12_orientation_8.tiff"] = tiff_strips(15, 9, [12], 1, [packed], 1, 9, extra=[(274, 8)])
+    out["grey12_big_endian.tiff"] = tiff_strips(15, 9, [12], 1, [packed], 1, 9, order="MM")
+    # A byte count shorter than its strip: Pillow reads on past it.
+    out["grey12_short_strip_count.tiff"] = tiff_strips(15, 9, [12], 1, [packed], 1, 9, counts=[len(packed) - 20])
+    # A file that ends inside its strip: Pillow refuses it as truncated.
+    out["grey12_truncated.tiff"] = tiff_strips(15, 9, [12], 1, [packed], 1, 9)[:-20]
+
     b = io.BytesIO()
     img.save(b, "JPEG", quality=90)
     jpg = b.getvalue()
@@ -212,6 +241,62 @@ def tiff_signed8(gray):
     entry = lambda tag, v: struct.pack("<HHI", tag, 4, 1) + struct.pack("<I", v)  # every value a LONG
     ifd = struct.pack("<H", len(tags)) + b"".join(entry(t, v) for t, v in tags) + b"\0\0\0\0"
     return b"II*\0" + struct.pack("<I", 8 + len(data)) + data + ifd
+
+
+def tiff_strips(w, h, bits, photometric, strips, samples, rows_per_strip, compression=1, extra=(), order="II", counts=None):
+    """A TIFF assembled by hand: the header, one directory (every value a SHORT or LONG), then the strips."""
+    e = "<" if order == "II" else ">"
+    counts = counts or [len(s) for s in strips]
+    base = [(256, 3, [w]), (257, 3, [h]), (258, 3, bits), (259, 3, [compression]), (262, 3, [photometric]), (273, 4, [0] * len(strips)),
+            (277, 3, [samples]), (278, 3, [rows_per_strip]), (279, 4, counts)] + [(t, 3, [v]) for t, v in extra]
+    tags = sorted(base)
+
+    def directory(offsets):
+        entries, spill = b"", b""
+        spill_at = 8 + 2 + 12 * len(tags) + 4
+        for tag, kind, values in tags:
+            values = offsets if tag == 273 else values
+            data = struct.pack(e + ("H" if kind == 3 else "I") * len(values), *values)
+            if len(data) <= 4:
+                entries += struct.pack(e + "HHI", tag, kind, len(values)) + data.ljust(4, b"\0")
+            else:
+                entries += struct.pack(e + "HHII", tag, kind, len(values), spill_at + len(spill))
+                spill += data
+        return struct.pack(e + "H", len(tags)) + entries + b"\0\0\0\0" + spill
+
+    start = 8 + len(directory([0] * len(strips)))
+    offsets = [start + sum(len(s) for s in strips[:i]) for i in range(len(strips))]
+    magic = b"II*\0" if order == "II" else b"MM\0*"
+    return magic + struct.pack(e + "I", 8) + directory(offsets) + b"".join(strips)
+
+
+def pack12(grey):
+    """12-bit samples, most significant bits first, two pixels in three bytes, each row starting on a byte."""
+    out = bytearray()
+    for row in grey:
+        bits = "".join(f"{int(v):012b}" for v in row)
+        bits += "0" * (-len(bits) % 8)
+        out += bytes(int(bits[i : i + 8], 2) for i in range(0, len(bits), 8))
+    return bytes(out)
+
+
+def packbits(data):
+    """PackBits with literal runs of up to 128 bytes and repeats of three or more."""
+    out, i = bytearray(), 0
+    while i < len(data):
+        run = 1
+        while i + run < len(data) and run < 128 and data[i + run] == data[i]:
+            run += 1
+        if run >= 3:
+            out += bytes([257 - run, data[i]])
+            i += run
+            continue
+        j = i
+        while j < len(data) and j - i < 128 and not (j + 2 < len(data) and data[j] == data[j + 1] == data[j + 2]):
+            j += 1
+        out += bytes([j - i - 1]) + data[i:j]
+        i = j
+    return bytes(out)
 
 
 def chunk(kind, data):

@@ -3,14 +3,17 @@
  * load_image computes): EXIF orientation applied (and, in PNGs, XMP's tiff:Orientation, as Pillow's getexif
  * reads it); embedded ICC profiles ignored, as Pillow ignores them; 16-bit grey clamped at 255 as "I;16" → RGB
  * does; CMYK converted with Pillow's formula; a GIF's transparent pixels given their palette colour; data
- * libjpeg only warns about (extraneous bytes) decoded, truncated data refused.
+ * libjpeg only warns about (extraneous bytes) decoded, truncated data refused. LAB and 12-bit TIFFs, which
+ * libvips does not open, are read by tiff.ts.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { crc32, inflateSync } from 'node:zlib';
+import { constants as zlibConstants, crc32, inflateSync } from 'node:zlib';
 import sharp, { type Metadata } from 'sharp';
 import { InputError } from '../errors.js';
 import { gifTransparentColour } from './gif.js';
 import { checkSize, orient, toRgb, type ImageCodec, type RgbImage } from './image.js';
+import { labToRgb } from './lab_to_rgb.node.js';
+import { readPillowOnlyTiff, type Inflate } from './tiff.js';
 
 /** Pillow's CMYK → RGB (libImaging/Convert.c cmyk2rgb): each channel nk − c·nk/255 with nk = 255 − k, rounded as MULDIV255. */
 function cmykToRgb(cmyk: Uint8Array, pixels: number, channels: number): Uint8Array {
@@ -84,7 +87,20 @@ function xmpOrientation(meta: Metadata): number | undefined {
   return m ? Number(m[2]) : undefined;
 }
 
+const inflateTo: Inflate = (data, limit) => inflateSync(data, { maxOutputLength: Math.max(limit, 1), finishFlush: zlibConstants.Z_SYNC_FLUSH });
+
+/** A LAB or 12-bit TIFF, which libvips does not open, read by tiff.ts and converted as Pillow converts it. */
+async function decodePillowOnlyTiff(input: Uint8Array, name: string, maxPixels: number): Promise<RgbImage | null> {
+  const tiff = readPillowOnlyTiff(input, name, maxPixels, inflateTo);
+  if (!tiff) return null;
+  const { width, height } = tiff;
+  const data = tiff.mode === 'LAB' ? await labToRgb(tiff.samples, width * height) : toRgb(tiff.samples, width, height, 1, true); // "I;16" → RGB clamps at 255
+  return orient({ width, height, data }, tiff.orientation);
+}
+
 async function decodeWithSharp(input: Uint8Array, name: string, maxPixels: number): Promise<RgbImage> {
+  const tiff = await decodePillowOnlyTiff(input, name, maxPixels);
+  if (tiff) return tiff;
   const bytes = asPillowReadsPng(input, name);
   let meta: Metadata;
   try {

@@ -1,6 +1,6 @@
 /**
  * Property-based and mutation tests over every parser that reads untrusted bytes or JSON: safetensors headers
- * and offsets, the sharded index, config JSON, BMP, the image entry point, chat templates with hostile text.
+ * and offsets, the sharded index, config JSON, BMP, LAB and 12-bit TIFF, the image entry point, chat templates with hostile text.
  * Each input must give a result or a VipLlavaError with a one-line message, never another exception, a hang,
  * or buffers beyond a small multiple of the input. Seeded and bounded in count, so CI runs the same cases.
  */
@@ -127,6 +127,14 @@ describe('fuzzing the parsers of untrusted input', () => {
       });
     for (const bmp of bases) {
       await fc.assert(fc.asyncProperty(fc.oneof(header(bmp), mutated(bmp)), (bytes) => wellBehaved(() => loadImage(bytes, { maxPixels: 4_000_000 }), 3 * 4_000_000)), params(100));
+    }
+  });
+
+  test('LAB and 12-bit TIFF: mutated directories, strips and compressed data', async () => {
+    const odd = (name: string) => new Uint8Array(readFileSync(join(FIXTURES, 'images', 'odd', name)));
+    const bases = ['lab.tiff', 'lab_lzw.tiff', 'lab_packbits.tiff', 'lab_predictor.tiff', 'grey12.tiff', 'grey12_deflate.tiff'].map(odd);
+    for (const tiff of bases) {
+      await fc.assert(fc.asyncProperty(mutated(tiff), (bytes) => wellBehaved(() => loadImage(bytes, { maxPixels: 4_000_000 }), 3 * 4_000_000)), params(100));
     }
   });
 
