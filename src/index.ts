@@ -12,9 +12,10 @@ export type { ForwardInputs } from './models/vipllava.js';
 export { KVCache } from './models/kv_cache.js';
 export type { TokenEvent, FinishReason } from './generation/generate.js';
 export type { GenerateOptions, GenerationOptions } from './generation/options.js';
+export { checkGenerationOptions } from './generation/options.js';
 export { ChatSession, type ChatSessionOptions, type ChatReply } from './generation/chat_session.js';
 export { Rng } from './rng.js';
-export { createBackend, type BackendOptions } from './backend/registry.js';
+export { createBackend, unavailableEngines, type BackendOptions } from './backend/registry.js';
 export type { Backend, DeviceTensor } from './backend/backend.js';
 export {
   WEIGHT_DTYPES, KV_DTYPES, ENGINE_NAMES, DEVICES,

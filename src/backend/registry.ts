@@ -38,6 +38,14 @@ export function registerEngine(engine: Engine): void {
 
 registerEngine({ name: 'reference', device: 'cpu', unavailable: () => null, create: () => new ReferenceBackend() });
 
+/** The registered engines for a device that cannot run here, each with the reason. */
+export function unavailableEngines(device: Device = 'cpu'): { name: string; why: string }[] {
+  return [...engines.values()].filter((e) => e.device === device).flatMap((e) => {
+    const why = e.unavailable();
+    return why === null ? [] : [{ name: e.name, why }];
+  });
+}
+
 let warnedNoNative = false;
 
 /** The options checked, the engine name resolved from $VIPLLAVA_ENGINE where the caller left it to "auto". */

@@ -21,11 +21,11 @@ export interface ChatArgs {
 const HELP = 'commands: /image <file> attaches an image to your next message, /reset starts over, /exit leaves (or Ctrl-D); Ctrl-C stops an answer';
 
 export async function chatCommand(a: ChatArgs): Promise<void> {
+  const options = generationOptions(a.flags, a.template === undefined || a.template === 'hub'); // bad flags and images fail before the model loads
+  const { images, aspect } = await promptedInputs(a, undefined, (w) => process.stderr.write(`${w}\n`));
   const processor = await VipLlavaProcessor.fromPretrained(a.model, a.hub);
   const model = await VipLlavaForConditionalGeneration.fromPretrained(a.model, a.hub);
-  const { images, aspect } = await promptedInputs(a, undefined, (w) => process.stderr.write(`${w}\n`));
   const session = new ChatSession(model, processor, { template: a.template, system: a.system, imageAspectRatio: aspect });
-  const options = generationOptions(a.flags, a.template === undefined || a.template === 'hub');
   let pending: ImageInput[] = [...images];
   let generating: AbortController | null = null;
 

@@ -1,5 +1,5 @@
 /** `vipllava generate`: one question about zero or more images, the answer streamed as it is produced. */
-import { StopStringFilter, VipLlavaForConditionalGeneration, VipLlavaProcessor, type ChatMessage, type ContentPart, type ImageInput, type ResolveOptions } from '../index.node.js';
+import { loadImage, StopStringFilter, VipLlavaForConditionalGeneration, VipLlavaProcessor, type ChatMessage, type ContentPart, type ResolveOptions, type RgbImage } from '../index.node.js';
 import { generationOptions, Interrupted, UsageError } from './generation_flags.js';
 import { cropWarnings, drawOnImage, fillPromptText, visualPrompts } from './visual_prompt_flags.js';
 
@@ -20,12 +20,12 @@ export interface GenerateArgs {
 export async function promptedInputs(a: Pick<GenerateArgs, 'images' | 'aspect' | 'flags'>, question: string | undefined, warn: (s: string) => void) {
   if (question?.includes('<image>')) throw new UsageError('the prompt contains "<image>"; leave it out: the command puts one image marker per --image before the text itself');
   const prompts = visualPrompts(a.flags);
-  const images: ImageInput[] = [...a.images];
+  const images: RgbImage[] = await Promise.all(a.images.map((file) => loadImage(file))); // decoded now, before any model loads
   let text = question;
   let aspect = a.aspect ?? 'crop';
   if (prompts.length > 0) {
     if (images.length === 0) throw new UsageError('visual prompts are drawn on the first --image; give one');
-    const { image, drawn } = await drawOnImage(a.images[0], prompts, a.flags);
+    const { image, drawn } = await drawOnImage(images[0], prompts, a.flags);
     images[0] = image;
     if (text !== undefined) text = fillPromptText(text, drawn);
     aspect = a.aspect ?? 'pad'; // ViP-LLaVA saw whole images padded to a square, prompts included
@@ -37,15 +37,15 @@ export async function promptedInputs(a: Pick<GenerateArgs, 'images' | 'aspect' |
 }
 
 export async function generateCommand(a: GenerateArgs, out: NodeJS.WritableStream = process.stdout): Promise<void> {
+  const hubTemplate = a.template === undefined || a.template === 'hub';
+  const options = generationOptions(a.flags, hubTemplate);
+  const { images, text, aspect } = await promptedInputs(a, a.prompt, (w) => process.stderr.write(`${w}\n`)); // bad flags and images fail before the model loads
   const processor = await VipLlavaProcessor.fromPretrained(a.model, a.hub);
   const model = await VipLlavaForConditionalGeneration.fromPretrained(a.model, a.hub);
-  const { images, text, aspect } = await promptedInputs(a, a.prompt, (w) => process.stderr.write(`${w}\n`));
   const messages: ChatMessage[] = [];
   if (a.system !== undefined) messages.push({ role: 'system', content: [{ type: 'text', text: a.system }] });
   const content: ContentPart[] = [...images.map(() => ({ type: 'image' as const })), { type: 'text', text: text! }];
   messages.push({ role: 'user', content });
-  const hubTemplate = a.template === undefined || a.template === 'hub';
-  const options = generationOptions(a.flags, hubTemplate);
   const prompt = processor.applyChatTemplate(messages, { addGenerationPrompt: true, template: a.template });
   const inputs = await processor.process({ text: prompt, images, imageAspectRatio: aspect });
   const promptLength = inputs.inputIds.dims[1];

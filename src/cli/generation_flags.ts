@@ -1,5 +1,5 @@
 /** Generation flags shared by `generate` and `chat`, turned into GenerationOptions. */
-import { InputError, type GenerationOptions } from '../index.node.js';
+import { checkGenerationOptions, InputError, type GenerationOptions } from '../index.node.js';
 
 /** The command line is wrong (an unknown command or flag, a bad value, a missing argument): exit 2. */
 export class UsageError extends Error {}
@@ -82,7 +82,7 @@ function number(values: Values, flag: keyof typeof GENERATION_FLAGS, integer: bo
   return n;
 }
 
-/** The flags as options; `hubTemplate` adds the default "###" stop string. */
+/** The flags as options, checked before any model loads; `hubTemplate` adds the default "###" stop string. */
 export function generationOptions(values: Values, hubTemplate: boolean): GenerationOptions {
   const o: GenerationOptions = {
     maxNewTokens: number(values, 'max-new-tokens', true) ?? 64,
@@ -101,5 +101,6 @@ export function generationOptions(values: Values, hubTemplate: boolean): Generat
     stopStrings: (values.stop as string[] | undefined) ?? (hubTemplate ? ['###'] : undefined),
   };
   for (const key of Object.keys(o) as Array<keyof GenerationOptions>) if (o[key] === undefined) delete o[key];
+  checkGenerationOptions(o);
   return o;
 }

@@ -1,9 +1,10 @@
 /** `vipllava info`: what a checkpoint holds, without loading its weights, and the engine that would run it. */
-import { createBackend, loadConfig, openCheckpoint, VipLlavaForConditionalGeneration, VipLlavaProcessor, type FromPretrainedOptions } from '../index.node.js';
+import { createBackend, loadConfig, unavailableEngines, openCheckpoint, VipLlavaForConditionalGeneration, VipLlavaProcessor, type FromPretrainedOptions } from '../index.node.js';
 
-/** The engine a load with these options would run on: its kernel set and what bfloat16 computes with. */
+/** The engine a load with these options would run on (its kernel set and what bfloat16 computes with), and why others cannot. */
 async function engineLine(options: FromPretrainedOptions): Promise<string> {
-  return `engine         ${(await createBackend(options)).describe()}`;
+  const missing = unavailableEngines().map(({ name, why }) => `; ${name} engine not available: ${why}`);
+  return `engine         ${(await createBackend(options)).describe()}${missing.join('')}`;
 }
 
 export async function infoCommand(model: string, hub: FromPretrainedOptions): Promise<string> {

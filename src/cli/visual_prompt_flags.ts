@@ -74,8 +74,8 @@ export function drawStyle(values: Values): { seed: number; style: 'eval' | 'rand
 }
 
 /** Loads `file` and draws the prompts on it. */
-export async function drawOnImage(file: string, prompts: VisualPrompt[], values: Values): Promise<{ image: RgbImage; drawn: DrawnPrompt[] }> {
-  const { image, prompts: drawn } = drawVisualPrompts(await loadImage(file), prompts, drawStyle(values));
+export async function drawOnImage(file: string | RgbImage, prompts: VisualPrompt[], values: Values): Promise<{ image: RgbImage; drawn: DrawnPrompt[] }> {
+  const { image, prompts: drawn } = drawVisualPrompts(typeof file === 'string' ? await loadImage(file) : file, prompts, drawStyle(values));
   return { image, drawn };
 }
 

@@ -79,6 +79,46 @@ function check(ok: boolean, message: string): void {
   if (!ok) throw new InputError(message);
 }
 
+const integerAtLeast = (min: number) => (v: number) => Number.isInteger(v) && v >= min;
+/** What each numeric option must be, whether it comes from the caller or from generation_config.json. */
+const RULES = {
+  maxNewTokens: [integerAtLeast(1), 'a positive integer'],
+  maxLength: [integerAtLeast(1), 'a positive integer'],
+  minNewTokens: [integerAtLeast(0), 'an integer >= 0'],
+  minLength: [integerAtLeast(0), 'an integer >= 0'],
+  numBeams: [integerAtLeast(1), 'a positive integer'],
+  numReturnSequences: [integerAtLeast(1), 'a positive integer'],
+  repetitionPenalty: [(v: number) => v > 0, '> 0'],
+  noRepeatNgramSize: [integerAtLeast(0), 'an integer >= 0'],
+  maxTime: [(v: number) => v > 0, '> 0 seconds'],
+  topK: [integerAtLeast(0), 'an integer >= 0'],
+  topP: [(v: number) => v >= 0 && v <= 1, 'in [0, 1]'],
+  minP: [(v: number) => v >= 0 && v <= 1, 'in [0, 1]'],
+  typicalP: [(v: number) => v > 0 && v <= 1, 'in (0, 1]'],
+  seed: [(v: number) => Number.isInteger(v), 'an integer'],
+} satisfies Partial<Record<keyof GenerationOptions, [(v: number) => boolean, string]>>;
+
+function rule(name: keyof typeof RULES, value: number): void {
+  const [ok, what] = RULES[name];
+  check(typeof value === 'number' && ok(value), `${name} must be ${what}, got ${value}`);
+}
+
+/**
+ * The options checked on their own, before any model is loaded: each value's type and range, and the rules
+ * between them that need no checkpoint. The rest (lengths against the model, the checkpoint's own settings) is
+ * checked when generation starts.
+ */
+export function checkGenerationOptions(o: GenerationOptions): void {
+  for (const name of Object.keys(RULES) as Array<keyof typeof RULES>) if (o[name] !== undefined) rule(name, o[name]);
+  if (o.doSample && o.temperature !== undefined) checkTemperature(o.temperature);
+  if (o.stopStrings !== undefined) checkStopStrings(o.stopStrings);
+  if (o.numBeams !== undefined && o.numReturnSequences !== undefined && o.numBeams > 1) checkReturnSequences(o.numReturnSequences, o.numBeams);
+}
+
+const checkTemperature = (t: number) => check(t > 0, `temperature must be > 0 when sampling, got ${t} (for greedy decoding leave doSample off)`);
+const checkStopStrings = (s: unknown[]) => check(Array.isArray(s) && s.every((x) => typeof x === 'string' && x.length > 0), 'stopStrings must be non-empty strings');
+const checkReturnSequences = (n: number, beams: number) => check(n <= beams, `numReturnSequences (${n}) must be at most numBeams (${beams})`);
+
 /** No checkpoint needs more positions than this; beyond it a cache could not be allocated anyway. */
 export const MAX_POSITIONS = 1 << 20;
 
@@ -96,6 +136,7 @@ function checkPositions(promptLength: number, maxLength: number, text: TextConfi
 
 /** Settings for a prompt of `promptLength` tokens. */
 export function resolveGeneration(o: GenerationOptions, g: GenerationConfig, text: TextConfig, modelPad: number | null, promptLength: number): ResolvedGeneration {
+  checkGenerationOptions(o);
   const pick = <T>(option: T | undefined, fromFile: T): T => (option !== undefined ? option : fromFile);
   const eosRaw = o.eosTokenId ?? g.eos_token_id ?? text.eos_token_id;
   const eos = eosRaw === null ? [] : Array.isArray(eosRaw) ? eosRaw : [eosRaw];
@@ -104,7 +145,7 @@ export function resolveGeneration(o: GenerationOptions, g: GenerationConfig, tex
   const maxNew = o.maxNewTokens ?? (o.maxLength === undefined ? g.max_new_tokens ?? undefined : undefined);
   let maxLength: number;
   if (maxNew !== undefined) {
-    check(Number.isInteger(maxNew) && maxNew >= 1, `maxNewTokens must be a positive integer, got ${maxNew}`);
+    rule('maxNewTokens', maxNew);
     maxLength = promptLength + maxNew;
   } else if (o.maxLength !== undefined || g.max_length !== null) {
     maxLength = (o.maxLength ?? g.max_length)!;
@@ -117,26 +158,26 @@ export function resolveGeneration(o: GenerationOptions, g: GenerationConfig, tex
   const doSample = pick(o.doSample, g.do_sample);
   const numBeams = pick(o.numBeams, g.num_beams);
   const numReturnSequences = pick(o.numReturnSequences, g.num_return_sequences);
-  check(Number.isInteger(numBeams) && numBeams >= 1, `numBeams must be a positive integer, got ${numBeams}`);
-  check(Number.isInteger(numReturnSequences) && numReturnSequences >= 1, `numReturnSequences must be a positive integer, got ${numReturnSequences}`);
-  if (numBeams > 1) check(numReturnSequences <= numBeams, `numReturnSequences (${numReturnSequences}) must be at most numBeams (${numBeams})`);
+  rule('numBeams', numBeams);
+  rule('numReturnSequences', numReturnSequences);
+  if (numBeams > 1) checkReturnSequences(numReturnSequences, numBeams);
   else if (!doSample) check(numReturnSequences === 1, 'greedy decoding returns one sequence per prompt; use doSample or numBeams for numReturnSequences > 1');
 
   const stopStrings = o.stopStrings ?? g.stop_strings ?? [];
-  check(stopStrings.every((s) => typeof s === 'string' && s.length > 0), 'stopStrings must be non-empty strings');
+  checkStopStrings(stopStrings);
   if (stopStrings.length > 0) check(o.tokenizer !== undefined, 'stopStrings need the tokenizer: pass tokenizer (e.g. processor.tokenizer)');
   const maxTime = o.maxTime ?? g.max_time;
-  if (maxTime !== null) check(maxTime > 0, `maxTime must be > 0 seconds, got ${maxTime}`);
+  if (maxTime !== null) rule('maxTime', maxTime);
 
   // Processors, in _get_logits_processor's order.
   const processors: lp.LogitsProcessor[] = [];
   const sequenceBias = o.sequenceBias ?? g.sequence_bias;
   if (sequenceBias?.length) processors.push(lp.sequenceBias(sequenceBias));
   const repetition = pick(o.repetitionPenalty, g.repetition_penalty);
-  check(repetition > 0, `repetitionPenalty must be > 0, got ${repetition}`);
+  rule('repetitionPenalty', repetition);
   if (repetition !== 1) processors.push(lp.repetitionPenalty(repetition));
   const ngram = pick(o.noRepeatNgramSize, g.no_repeat_ngram_size);
-  check(Number.isInteger(ngram) && ngram >= 0, `noRepeatNgramSize must be an integer >= 0, got ${ngram}`);
+  rule('noRepeatNgramSize', ngram);
   if (ngram > 0) processors.push(lp.noRepeatNgram(ngram));
   const badWords = o.badWordsIds ?? g.bad_words_ids;
   if (badWords?.length) processors.push(lp.noBadWords(badWords, eos));
@@ -150,21 +191,21 @@ export function resolveGeneration(o: GenerationOptions, g: GenerationConfig, tex
   if (doSample) {
     const minKeep = numBeams > 1 ? eos.length + 1 : 1;
     const temperature = pick(o.temperature, g.temperature);
-    check(temperature > 0, `temperature must be > 0 when sampling, got ${temperature} (for greedy decoding leave doSample off)`);
+    checkTemperature(temperature);
     if (temperature !== 1) processors.push(lp.temperature(temperature));
     const topK = pick(o.topK, g.top_k);
-    check(Number.isInteger(topK) && topK >= 0, `topK must be an integer >= 0, got ${topK}`);
+    rule('topK', topK);
     if (topK !== 0) processors.push(lp.topK(topK, minKeep));
     const topP = pick(o.topP, g.top_p);
-    check(topP >= 0 && topP <= 1, `topP must be in [0, 1], got ${topP}`);
+    rule('topP', topP);
     if (topP < 1) processors.push(lp.topP(topP, minKeep));
     const minP = o.minP ?? g.min_p;
     if (minP !== null && minP !== undefined) {
-      check(minP >= 0 && minP <= 1, `minP must be in [0, 1], got ${minP}`);
+      rule('minP', minP);
       processors.push(lp.minP(minP, minKeep));
     }
     const typical = pick(o.typicalP, g.typical_p);
-    check(typical > 0 && typical <= 1, `typicalP must be in (0, 1], got ${typical}`);
+    rule('typicalP', typical);
     if (typical < 1) processors.push(lp.typicalP(typical, minKeep));
     const eps = pick(o.epsilonCutoff, g.epsilon_cutoff);
     if (eps > 0 && eps < 1) processors.push(lp.epsilonCutoff(eps, minKeep));

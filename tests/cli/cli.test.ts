@@ -87,6 +87,21 @@ describe('vipllava CLI', () => {
       assert.match(r.stderr, message);
       assert.match(r.stderr, /run "vipllava --help" for usage\n$/);
     }
+    // Flags and images that need no model are checked before one loads: here the checkpoint does not even exist.
+    const early: Array<[string[], number, RegExp]> = [
+      [['--do-sample', '--top-p', '2'], 2, /^vipllava: --top-p must be in \[0, 1\], got 2$/m],
+      [['--num-beams', '2', '--repetition-penalty', '0'], 2, /^vipllava: --repetition-penalty must be > 0, got 0$/m],
+      [['--max-time=-1'], 2, /^vipllava: --max-time must be > 0 seconds, got -1$/m],
+      [['--image', '/tmp/no-such-image.png'], 1, /^vipllava: \/tmp\/no-such-image.png: cannot read image \(ENOENT\)$/m],
+    ];
+    for (const [flags, code, message] of early) {
+      const r = await run(['generate', '--model', '/no/such/checkpoint', '--prompt', 'hi', ...flags]);
+      assert.equal(r.code, code, `${flags.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+    }
+    const chat = await run(['chat', '--model', '/no/such/checkpoint', '--top-k=-3']);
+    assert.equal(chat.code, 2);
+    assert.match(chat.stderr, /^vipllava: --top-k must be an integer >= 0, got -3$/m);
   });
 
   test('errors are one line with a non-zero exit; --verbose adds the stack', async () => {

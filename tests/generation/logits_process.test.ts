@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as lp from '../../src/generation/logits_process.js';
-import { resolveGeneration } from '../../src/generation/options.js';
+import { checkGenerationOptions, resolveGeneration } from '../../src/generation/options.js';
 import { DEFAULT_GENERATION_CONFIG } from '../../src/config/generation_config.js';
 import { VipLlavaConfig } from '../../src/config/vipllava_config.js';
 import { InputError } from '../../src/errors.js';
@@ -108,4 +108,12 @@ describe('generation options', () => {
       assert.throws(() => resolve(options), (e: unknown) => e instanceof InputError && message.test(e.message));
     });
   }
+
+  test('checkGenerationOptions refuses what needs no model, with the same messages, and leaves the rest', () => {
+    const early = [0, 2, 3, 4, 5, 6, 9].map((i) => bad[i]);
+    for (const [options, message] of early) assert.throws(() => checkGenerationOptions(options), (e: unknown) => e instanceof InputError && message.test(e.message));
+    for (const ok of [{ maxLength: 5 }, { numReturnSequences: 2 }, { stopStrings: ['###'] }, { maxNewTokens: 1e9 }, { temperature: 0 }, {}]) checkGenerationOptions(ok);
+    assert.throws(() => checkGenerationOptions({ seed: 1.5 }), /seed must be an integer, got 1.5/);
+    assert.throws(() => checkGenerationOptions({ topP: '0.5' as unknown as number }), /topP must be in \[0, 1\], got 0.5/);
+  });
 });
