@@ -1,8 +1,8 @@
 // Architecture rules for src/ (docs/architecture.md, "Rules"). Checked by `npm run lint:deps`
 // and by tests/architecture/rules.test.ts. Paths are relative to the directory depcruise runs in.
 
-/** Files that may use Node: the CLI, the evaluation harness, the hub client and any *.node.ts file. */
-const NODE_ONLY = ['^src/(cli|evaluation|hub)/', '\\.node\\.ts$'];
+/** Files that may use Node: the CLI, the evaluation harness, the hub client, the server and any *.node.ts file. */
+const NODE_ONLY = ['^src/(cli|evaluation|hub|server)/', '\\.node\\.ts$'];
 
 /** A rule: files under `room` may import only `allowed` (patterns), plus whatever `to` lets through. */
 function importsOnly(name, comment, room, allowed, to = {}) {
@@ -79,9 +79,16 @@ module.exports = {
     },
     importsOnly(
       'cli-public-api-only',
-      'src/cli/ uses the library through its public Node entry point: it may import only src/cli/, src/evaluation/ (the held-out run, itself on the public API), src/index.node.ts, npm packages and Node built-ins.',
+      'src/cli/ uses the library through its public Node entry point: it may import only src/cli/, src/evaluation/ and src/server/ (both themselves on the public API), src/index.node.ts, npm packages and Node built-ins.',
       '^src/cli/',
-      ['^src/cli/', '^src/evaluation/', '^src/index\\.node\\.ts$', '(^|/)node_modules/'],
+      ['^src/cli/', '^src/evaluation/', '^src/server/', '^src/index\\.node\\.ts$', '(^|/)node_modules/'],
+      { dependencyTypesNot: ['core'] },
+    ),
+    importsOnly(
+      'server-public-api-only',
+      'src/server/ uses the library through its public Node entry point: it may import only src/server/, src/index.node.ts, npm packages and Node built-ins.',
+      '^src/server/',
+      ['^src/server/', '^src/index\\.node\\.ts$', '(^|/)node_modules/'],
       { dependencyTypesNot: ['core'] },
     ),
     importsOnly(

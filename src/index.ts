@@ -33,6 +33,6 @@ export { loadImage, DEFAULT_MAX_PIXELS, type ImageInput, type RawImage, type Rgb
 export { BUILTIN_TEMPLATES, LLAVA_SYSTEM_PROMPT, type ChatMessage, type ContentPart } from './processor/chat_template.js';
 export { IncrementalDetokenizer } from './generation/detokenizer.js';
 export { StopStringFilter } from './generation/stopping.js';
-export { drawVisualPrompts, drawPlan, cropWarnings, compositeOver, type VisualPrompt, type DrawOptions, type DrawnPrompt } from './visual_prompts/draw.js';
+export { drawVisualPrompts, drawPlan, cropWarnings, compositeOver, fillPhrases, type VisualPrompt, type DrawOptions, type DrawnPrompt } from './visual_prompts/draw.js';
 export { PALETTE, SHAPES, SHAPE_WORDS, promptPhrase, parseColor, type ColorName, type ShapeName, type Rgb } from './visual_prompts/palette.js';
 export type { Plan, Box, FlatPolygon, Pt } from './visual_prompts/shapes.js';

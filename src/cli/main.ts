@@ -10,6 +10,7 @@ import { drawCommand } from './draw_cmd.js';
 import { evalCommand } from './eval_cmd.js';
 import { VISUAL_PROMPT_FLAGS, VISUAL_PROMPT_HELP } from './visual_prompt_flags.js';
 import { progressBar } from './progress_bar.js';
+import { SERVE_FLAGS, SERVE_HELP, serveCommand } from './serve_cmd.js';
 
 const USAGE = `usage:
   vipllava generate [--model <dir|hub-id>] [--image <file> ...] --prompt "<question>" [options]
@@ -17,6 +18,7 @@ const USAGE = `usage:
   vipllava draw --image <file> --box x1,y1,x2,y2 [--shape arrow] [--color red] -o <out.png>
   vipllava info [--model <dir|hub-id>]
   vipllava eval [--model <dir|hub-id>] [--limit N] [--data <dir>] [--json]
+  vipllava serve [--model <dir|hub-id>] [--host 127.0.0.1] [--port 8080] [serve options]
   vipllava download <hub-id>
 
 --model defaults to the small model shipped with the package (models/vip-llava-synthetic), trained on a
@@ -33,7 +35,8 @@ generate and chat options:
   --json                    (generate) print {"answer", "prompt", "new_ids", "finish_reason"}
 ${GENERATION_HELP}
 ${VISUAL_PROMPT_HELP}
-engine options (generate, chat, eval):
+${SERVE_HELP}
+engine options (generate, chat, eval, serve):
   --dtype auto|float32|float16|bfloat16|q8_0|q4_0
                             weights at run time: auto keeps the checkpoint's (fp32 compute); bfloat16 computes
                             linear layers in bf16; q8_0 / q4_0 quantise the language model (native engine)
@@ -79,6 +82,7 @@ function parse(argv: string[]) {
         version: { type: 'boolean', default: false },
         ...GENERATION_FLAGS,
         ...VISUAL_PROMPT_FLAGS,
+        ...SERVE_FLAGS,
       },
     });
   } catch (e) {
@@ -138,6 +142,8 @@ async function main(argv: string[]): Promise<void> {
     case 'info':
       console.log(await infoCommand(model(), hub));
       return;
+    case 'serve':
+      return serveCommand(model(), hub, values);
     case 'download': {
       const id = rest[0] ?? values.model;
       if (!id) throw new UsageError('download needs a hub id, e.g. vipllava download llava-hf/vip-llava-7b-hf');

@@ -3,7 +3,7 @@
  * that order); --shape and --color, repeated, apply to them in the same order. The first prompt is red unless
  * a colour is given; later ones get distinct palette colours.
  */
-import { cropWarnings, drawVisualPrompts, loadImage, SHAPES, type DrawnPrompt, type RgbImage, type ShapeName, type VisualPrompt } from '../index.node.js';
+import { cropWarnings, drawVisualPrompts, fillPhrases, InputError, loadImage, SHAPES, type DrawnPrompt, type RgbImage, type ShapeName, type VisualPrompt } from '../index.node.js';
 import { UsageError } from './generation_flags.js';
 
 export const VISUAL_PROMPT_FLAGS = {
@@ -79,13 +79,13 @@ export async function drawOnImage(file: string | RgbImage, prompts: VisualPrompt
   return { image, drawn };
 }
 
-/** {prompt}, {prompt1}, {prompt2}, … replaced by the drawn prompts' phrases. */
+/** {prompt}, {prompt1}, … replaced by the drawn prompts' phrases; a missing one is a usage error. */
 export function fillPromptText(text: string, drawn: DrawnPrompt[]): string {
-  return text.replace(/\{prompt(\d*)\}/g, (whole, n: string) => {
-    const i = n === '' ? 0 : Number(n) - 1;
-    if (!drawn[i]) throw new UsageError(`${whole} in the prompt, but only ${drawn.length} visual prompt${drawn.length === 1 ? ' was' : 's were'} drawn`);
-    return drawn[i].phrase;
-  });
+  try {
+    return fillPhrases(text, drawn);
+  } catch (e) {
+    throw e instanceof InputError ? new UsageError(e.message.replace('in the text', 'in the prompt')) : e;
+  }
 }
 
 export { cropWarnings };

@@ -23,6 +23,8 @@ export interface TokenEvent {
   text: string;
   /** log-probability of the token under the processed distribution (with outputLogprobs). */
   logprob?: number;
+  /** The `topLogprobs` most likely tokens of that distribution, most likely first (with outputLogprobs). */
+  topLogprobs?: Array<{ token: number; logprob: number }>;
   /** Set on a row's last event. An abort event carries no token (token -1): the signal fired between steps. */
   finishReason?: FinishReason;
 }
@@ -74,7 +76,11 @@ export async function* decodeTokens(model: GenerativeModel, o: GenerateOptions, 
       next[r] = token;
       sequences[r].push(token);
       const event: TokenEvent = { row: r, token, text: detok ? detok[r].push(token) : '' };
-      if (o.outputLogprobs) event.logprob = logSoftmax(row)[token];
+      if (o.outputLogprobs) {
+        const logprobs = logSoftmax(row);
+        event.logprob = logprobs[token];
+        if (o.topLogprobs) event.topLogprobs = topK(logprobs, o.topLogprobs);
+      }
       let reason: FinishReason | undefined;
       if (s.eos.includes(token)) reason = 'eos';
       else if (stops?.matches(sequences[r])) reason = 'stop_string';
@@ -98,6 +104,20 @@ export async function* decodeTokens(model: GenerativeModel, o: GenerateOptions, 
     logits = await decodeStep(model, next, cache, mask);
   }
   return toTensor(sequences);
+}
+
+/** The k most likely tokens of a row of log-probabilities, most likely first (ties: lower id first). */
+function topK(logprobs: Float32Array, k: number): Array<{ token: number; logprob: number }> {
+  const best: Array<{ token: number; logprob: number }> = [];
+  for (let token = 0; token < logprobs.length; token++) {
+    const logprob = logprobs[token];
+    if (best.length === k && logprob <= best[k - 1].logprob) continue;
+    let at = best.length < k ? best.length : k - 1;
+    while (at > 0 && best[at - 1].logprob < logprob) at--;
+    best.splice(at, 0, { token, logprob });
+    if (best.length > k) best.pop();
+  }
+  return best;
 }
 
 /** The prompt followed by the generated tokens, [rows, length], as transformers' generate() returns it. */

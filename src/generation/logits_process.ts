@@ -75,6 +75,16 @@ export function repetitionPenalty(penalty: number): LogitsProcessor {
 }
 
 /** Bans every token that would complete an n-gram already present in the row. */
+/** OpenAI's presence and frequency penalties over the tokens after the prompt: logit −= presence·[count > 0] + frequency·count. */
+export function presenceFrequencyPenalty(presence: number, frequency: number, promptLength: number): LogitsProcessor {
+  return (sequences, scores, vocab) =>
+    forEachRow(scores, vocab, (row, r) => {
+      const counts = new Map<number, number>();
+      for (const t of sequences[r].slice(promptLength)) counts.set(t, (counts.get(t) ?? 0) + 1);
+      for (const [t, n] of counts) if (t >= 0 && t < vocab) row[t] = f32(row[t] - presence - frequency * n);
+    });
+}
+
 export function noRepeatNgram(n: number): LogitsProcessor {
   return (sequences, scores, vocab) =>
     forEachRow(scores, vocab, (row, r) => {

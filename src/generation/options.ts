@@ -49,6 +49,14 @@ export interface GenerationOptions {
   tokenizer?: VipLlavaTokenizer;
   /** Streamed events carry the log-probability of each chosen token under the processed distribution. */
   outputLogprobs?: boolean;
+  /** With outputLogprobs, also the this many most likely tokens at each step (0–20). */
+  topLogprobs?: number;
+  /**
+   * OpenAI's penalties, on the generated tokens only: each token's logit is lowered by presencePenalty once it has
+   * appeared and by frequencyPenalty times its count (−2 to 2; not in transformers).
+   */
+  presencePenalty?: number;
+  frequencyPenalty?: number;
 }
 
 /** What generate() and generateStream() take: the prompt (and images) with the generation options. */
@@ -96,6 +104,9 @@ const RULES = {
   minP: [(v: number) => v >= 0 && v <= 1, 'in [0, 1]'],
   typicalP: [(v: number) => v > 0 && v <= 1, 'in (0, 1]'],
   seed: [(v: number) => Number.isInteger(v), 'an integer'],
+  topLogprobs: [(v: number) => Number.isInteger(v) && v >= 0 && v <= 20, 'an integer from 0 to 20'],
+  presencePenalty: [(v: number) => v >= -2 && v <= 2, 'in [-2, 2]'],
+  frequencyPenalty: [(v: number) => v >= -2 && v <= 2, 'in [-2, 2]'],
 } satisfies Partial<Record<keyof GenerationOptions, [(v: number) => boolean, string]>>;
 
 function rule(name: keyof typeof RULES, value: number): void {
@@ -176,6 +187,7 @@ export function resolveGeneration(o: GenerationOptions, g: GenerationConfig, tex
   const repetition = pick(o.repetitionPenalty, g.repetition_penalty);
   rule('repetitionPenalty', repetition);
   if (repetition !== 1) processors.push(lp.repetitionPenalty(repetition));
+  if (o.presencePenalty || o.frequencyPenalty) processors.push(lp.presenceFrequencyPenalty(o.presencePenalty ?? 0, o.frequencyPenalty ?? 0, promptLength));
   const ngram = pick(o.noRepeatNgramSize, g.no_repeat_ngram_size);
   rule('noRepeatNgramSize', ngram);
   if (ngram > 0) processors.push(lp.noRepeatNgram(ngram));

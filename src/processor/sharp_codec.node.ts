@@ -153,6 +153,11 @@ async function readImageFile(path: string): Promise<Uint8Array> {
 
 export const sharpCodec: ImageCodec = { decode: decodeWithSharp, readFile: readImageFile };
 
+/** An RGB image encoded as PNG. */
+export async function encodePng(image: RgbImage): Promise<Uint8Array> {
+  return new Uint8Array(await sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.length), { raw: { width: image.width, height: image.height, channels: 3 } }).png().toBuffer());
+}
+
 /** Writes an RGB image to a file; the format follows the extension (png, jpg/jpeg, webp, tiff). */
 export async function saveImage(image: RgbImage, path: string): Promise<void> {
   const ext = path.toLowerCase().split('.').pop();

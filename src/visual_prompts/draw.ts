@@ -172,3 +172,12 @@ export function cropWarnings(image: { width: number; height: number }, drawn: Dr
   });
   return out;
 }
+
+/** {prompt}, {prompt1}, {prompt2}, … in `text` replaced by the drawn prompts' phrases ({prompt} is the first). */
+export function fillPhrases(text: string, drawn: DrawnPrompt[]): string {
+  return text.replace(/\{prompt(\d*)\}/g, (whole, n: string) => {
+    const i = n === '' ? 0 : Number(n) - 1;
+    if (!drawn[i]) throw new InputError(`${whole} in the text, but only ${drawn.length} visual prompt${drawn.length === 1 ? ' was' : 's were'} drawn`);
+    return drawn[i].phrase;
+  });
+}

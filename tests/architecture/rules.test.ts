@@ -45,6 +45,8 @@ const PROBE: Record<string, string[]> = {
   'src/index.node.ts': ['./io/file_source.node.js', './backend/cpu/engine.js', 'node:path'], // allowed
   'src/cli/bad.ts': ['../index.node.js', 'node:path', '../backend/backend.js'], // cli-public-api-only
   'src/evaluation/bad.ts': ['../index.node.js', 'node:os', '../errors.js'], // evaluation-public-api-only
+  'src/server/bad.ts': ['../index.node.js', 'node:http', '../errors.js'], // server-public-api-only
+  'src/cli/serve.ts': ['../server/bad.js'], // allowed: the CLI starts the server
 };
 
 const EXPECTED = [
@@ -57,6 +59,7 @@ const EXPECTED = [
   'evaluation-public-api-only: src/evaluation/bad.ts → src/errors.ts',
   'models-no-engine-no-generation: src/models/bad.ts → src/generation/a.ts',
   'no-circular: src/generation/a.ts ⇄ src/generation/b.ts',
+  'server-public-api-only: src/server/bad.ts → src/errors.ts',
   'tensor-is-ground: src/tensor/bad.ts → src/backend/backend.ts',
   'visual-prompts-not-generation: src/visual_prompts/bad.ts → src/generation/a.ts',
 ];

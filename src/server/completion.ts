@@ -1,0 +1,105 @@
+/**
+ * One chat completion, whichever API asked for it: the conversation rendered with the checkpoint's chat template,
+ * its images preprocessed, and the reply streamed as text deltas per choice. Stop strings end a choice and are
+ * cut from its text, as both APIs define them.
+ */
+import {
+  StopStringFilter,
+  type ChatMessage,
+  type ContentPart,
+  type FinishReason,
+  type GenerationOptions,
+  type ImageAspectRatio,
+  type RgbImage,
+  type VipLlavaForConditionalGeneration,
+  type VipLlavaProcessor,
+} from '../index.node.js';
+
+export type Part = { type: 'text'; text: string } | { type: 'image'; image: RgbImage };
+export interface Turn {
+  role: 'system' | 'user' | 'assistant';
+  parts: Part[];
+}
+
+export interface CompletionRequest {
+  turns: Turn[];
+  /** Generation options; maxNewTokens absent means "as many as the context leaves". */
+  options: GenerationOptions;
+  imageAspectRatio?: ImageAspectRatio;
+  /** Stop strings the client gave, next to the template's own. */
+  stop: string[];
+}
+
+export interface Delta {
+  choice: number;
+  text: string;
+  token: number;
+  logprob?: number;
+  topLogprobs?: Array<{ token: number; logprob: number }>;
+  finishReason?: 'stop' | 'length' | 'abort';
+}
+
+export interface CompletionResult {
+  choices: Array<{ text: string; finishReason: 'stop' | 'length' | 'abort'; tokens: number }>;
+  promptTokens: number;
+  completionTokens: number;
+  /** Nanoseconds, as Ollama reports them. */
+  timings: { promptNs: number; generateNs: number };
+}
+
+export interface Model {
+  model: VipLlavaForConditionalGeneration;
+  processor: VipLlavaProcessor;
+  /** The template's own turn separator, always a stop string ("###" for the hub template), or none. */
+  templateStops: string[];
+}
+
+const finish = (r: FinishReason): 'stop' | 'length' | 'abort' => (r === 'eos' || r === 'stop_string' ? 'stop' : r === 'abort' ? 'abort' : 'length');
+
+/** Renders, tokenizes and preprocesses a request; the prompt's token count is known before any generation. */
+export async function prepareCompletion(m: Model, r: CompletionRequest) {
+  const images = r.turns.flatMap((t) => t.parts.flatMap((p) => (p.type === 'image' ? [p.image] : [])));
+  const messages: ChatMessage[] = r.turns.map((t) => ({
+    role: t.role,
+    content: t.parts.map((p): ContentPart => (p.type === 'image' ? { type: 'image' } : { type: 'text', text: p.text })),
+  }));
+  const prompt = m.processor.applyChatTemplate(messages, { addGenerationPrompt: true });
+  const inputs = await m.processor.process({ text: prompt, images, imageAspectRatio: r.imageAspectRatio });
+  return { prompt, inputs, promptTokens: inputs.inputIds.dims[1] };
+}
+
+/** Runs a prepared request, calling `onDelta` as each choice's text grows. */
+export async function runCompletion(
+  m: Model,
+  r: CompletionRequest,
+  prepared: Awaited<ReturnType<typeof prepareCompletion>>,
+  signal: AbortSignal,
+  onDelta: (d: Delta) => void,
+): Promise<CompletionResult> {
+  const { inputs, promptTokens } = prepared;
+  const limit = m.model.config.text_config.max_position_embeddings;
+  const maxNewTokens = r.options.maxNewTokens ?? Math.max(1, limit - promptTokens);
+  const stopStrings = [...new Set([...m.templateStops, ...r.stop])];
+  const n = r.options.numReturnSequences ?? 1;
+  const filters = Array.from({ length: n }, () => new StopStringFilter(stopStrings));
+  const choices = Array.from({ length: n }, () => ({ text: '', finishReason: 'length' as 'stop' | 'length' | 'abort', tokens: 0 }));
+  const started = process.hrtime.bigint();
+  let firstToken: bigint | null = null;
+  for await (const e of m.model.generateStream({ ...inputs, ...r.options, maxNewTokens, stopStrings, tokenizer: m.processor.tokenizer, signal })) {
+    firstToken ??= process.hrtime.bigint();
+    const c = choices[e.row];
+    const text = filters[e.row].push(e.text) + (e.finishReason ? filters[e.row].flush() : '');
+    c.text += text;
+    if (e.token >= 0) c.tokens++;
+    if (e.finishReason) c.finishReason = finish(e.finishReason);
+    onDelta({ choice: e.row, text, token: e.token, logprob: e.logprob, topLogprobs: e.topLogprobs, finishReason: e.finishReason && finish(e.finishReason) });
+  }
+  const ended = process.hrtime.bigint();
+  firstToken ??= ended;
+  return {
+    choices,
+    promptTokens,
+    completionTokens: choices.reduce((s, c) => s + c.tokens, 0),
+    timings: { promptNs: Number(firstToken - started), generateNs: Number(ended - firstToken) },
+  };
+}
