@@ -92,6 +92,12 @@ module.exports = {
       { dependencyTypesNot: ['core'] },
     ),
     importsOnly(
+      'page-public-api-only',
+      'src/page/ is the drawing page, bundled for the browser: it may import only src/page/ and the browser-safe public API, src/index.ts.',
+      '^src/page/',
+      ['^src/page/', '^src/index\\.ts$'],
+    ),
+    importsOnly(
       'evaluation-public-api-only',
       'src/evaluation/ uses the library through its public Node entry point: it may import only src/evaluation/, src/index.node.ts and Node built-ins.',
       '^src/evaluation/',

@@ -1,12 +1,14 @@
 /**
  * The HTTP server (fastify): OpenAI- and Ollama-compatible routes over one loaded model, visual prompts in both,
- * `/v1/visual-prompts/render`, `/health` and `/metrics`. Every body is checked against its JSON schema; an API
+ * `/v1/visual-prompts/render`, `/health`, `/metrics`, and the drawing page at `/`. Every body is checked against its JSON schema; an API
  * key, when set, is checked in constant time on every route but /health; CORS is off unless an origin is given.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { encodePng, type VisualPrompt } from '../index.node.js';
+import { encodePng, PAGE_DIR, type VisualPrompt } from '../index.node.js';
 import { ApiError, ollamaError, openaiError, toApiError } from './errors.js';
 import { ollamaRoutes } from './ollama.js';
 import { openaiRoutes } from './openai.js';
@@ -34,6 +36,14 @@ function authorized(req: FastifyRequest, key: Buffer): boolean {
 
 const isOllama = (url: string) => url.startsWith('/api/');
 
+/** The page's files (fixed names, so no path reaches outside PAGE_DIR); they hold no data, so no key guards them. */
+const PAGE_FILES: Record<string, [string, string]> = {
+  '/': ['index.html', 'text/html; charset=utf-8'],
+  '/page/app.js': ['page/app.js', 'text/javascript; charset=utf-8'],
+  '/page/app.js.map': ['page/app.js.map', 'application/json'],
+};
+const isOpen = (url: string) => url === '/health' || url.split('?')[0] in PAGE_FILES;
+
 export async function createServer(service: Service, o: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     bodyLimit: o.bodyLimit,
@@ -53,7 +63,7 @@ export async function createServer(service: Service, o: ServerOptions): Promise<
 
   const key = o.apiKey ? digest(o.apiKey) : null;
   app.addHook('onRequest', async (req) => {
-    if (key && req.url !== '/health' && !(req.method === 'OPTIONS' && o.cors) && !authorized(req, key)) {
+    if (key && !isOpen(req.url) && !(req.method === 'OPTIONS' && o.cors) && !authorized(req, key)) {
       throw new ApiError(401, 'a valid API key is required (Authorization: Bearer <key>)', null, 'invalid_api_key');
     }
   });
@@ -77,6 +87,14 @@ export async function createServer(service: Service, o: ServerOptions): Promise<
       .header('x-vipllava-phrases', JSON.stringify(drawn.map((d) => d.phrase)))
       .send(Buffer.from(await encodePng(marked)));
   });
+
+  for (const [route, [file, type]] of Object.entries(PAGE_FILES)) {
+    app.get(route, async (_req, reply) => {
+      const body = await readFile(join(PAGE_DIR, file)).catch(() => null);
+      if (!body) throw new ApiError(404, 'the page is not built (npm run build:page)', null, 'not_found');
+      return reply.type(type).header('cache-control', 'no-cache').send(body);
+    });
+  }
 
   openaiRoutes(app, service);
   ollamaRoutes(app, service);

@@ -29,6 +29,7 @@ const line = (v: Violation): string =>
 /** Each file of the probe tree and what it imports; the comment says which rule it breaks, if any. */
 const PROBE: Record<string, string[]> = {
   'src/errors.ts': [],
+  'src/index.ts': [],
   'src/backend/backend.ts': [],
   'src/backend/cpu/engine.ts': ['../backend.js'],
   'src/backend/registry.ts': ['./cpu/engine.js'], // allowed: the registry reaches the engines
@@ -47,6 +48,7 @@ const PROBE: Record<string, string[]> = {
   'src/evaluation/bad.ts': ['../index.node.js', 'node:os', '../errors.js'], // evaluation-public-api-only
   'src/server/bad.ts': ['../index.node.js', 'node:http', '../errors.js'], // server-public-api-only
   'src/cli/serve.ts': ['../server/bad.js'], // allowed: the CLI starts the server
+  'src/page/bad.ts': ['../index.js', '../errors.js'], // page-public-api-only
 };
 
 const EXPECTED = [
@@ -59,6 +61,7 @@ const EXPECTED = [
   'evaluation-public-api-only: src/evaluation/bad.ts → src/errors.ts',
   'models-no-engine-no-generation: src/models/bad.ts → src/generation/a.ts',
   'no-circular: src/generation/a.ts ⇄ src/generation/b.ts',
+  'page-public-api-only: src/page/bad.ts → src/errors.ts',
   'server-public-api-only: src/server/bad.ts → src/errors.ts',
   'tensor-is-ground: src/tensor/bad.ts → src/backend/backend.ts',
   'visual-prompts-not-generation: src/visual_prompts/bad.ts → src/generation/a.ts',
