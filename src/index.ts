@@ -14,6 +14,7 @@ export type { TokenEvent, FinishReason } from './generation/generate.js';
 export type { GenerateOptions, GenerationOptions } from './generation/options.js';
 export { checkGenerationOptions } from './generation/options.js';
 export { ChatSession, type ChatSessionOptions, type ChatReply } from './generation/chat_session.js';
+export { ContinuousBatcher, type BatcherOptions } from './generation/continuous_batching.js';
 export { Rng } from './rng.js';
 export { createBackend, unavailableEngines, type BackendOptions } from './backend/registry.js';
 export type { Backend, DeviceTensor } from './backend/backend.js';

@@ -11,6 +11,7 @@ export const SERVE_FLAGS = {
   port: { type: 'string' },
   'api-key': { type: 'string' },
   'api-key-file': { type: 'string' },
+  'max-batch': { type: 'string' },
   'max-queue': { type: 'string' },
   'max-images': { type: 'string' },
   'max-body-mb': { type: 'string' },
@@ -25,7 +26,8 @@ export const SERVE_HELP = `serve options:
   --port N                  default 8080 (0: any free port)
   --api-key KEY | --api-key-file F
                             require "Authorization: Bearer KEY" on every route but /health
-  --max-queue N             requests waiting beyond the one running (default 16; more: 503)
+  --max-batch N             requests decoded together, joining and leaving at each step (default 4)
+  --max-queue N             requests waiting beyond a full batch (default 16; more: 503)
   --max-images N            images per request (default 4)
   --max-body-mb N           request body limit (default 32)
   --request-timeout S       seconds a request may take, waiting included (default 600)
@@ -75,6 +77,7 @@ export async function serveCommand(model: string, hub: FromPretrainedOptions, va
       remoteTimeoutMs: 10_000,
     },
     maxImages: count(values, 'max-images', 4),
+    maxBatch: count(values, 'max-batch', 4),
     maxQueue: count(values, 'max-queue', 16, 0),
     timeoutMs: count(values, 'request-timeout', 600) * 1000,
   };

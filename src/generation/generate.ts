@@ -9,7 +9,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { beamSearch } from './beam_search.js';
 import { IncrementalDetokenizer } from './detokenizer.js';
 import type { GenerateOptions } from './options.js';
-import { argmax, logSoftmax, sample } from './sampling.js';
+import { argmax, logSoftmax, mostLikely, sample } from './sampling.js';
 import { decodeStep, MaskState, prefill, prepare, toTensor, type GenerativeModel, type Prefilled } from './steps.js';
 import { StopStringMatcher } from './stopping.js';
 
@@ -79,7 +79,7 @@ export async function* decodeTokens(model: GenerativeModel, o: GenerateOptions, 
       if (o.outputLogprobs) {
         const logprobs = logSoftmax(row);
         event.logprob = logprobs[token];
-        if (o.topLogprobs) event.topLogprobs = topK(logprobs, o.topLogprobs);
+        if (o.topLogprobs) event.topLogprobs = mostLikely(logprobs, o.topLogprobs);
       }
       let reason: FinishReason | undefined;
       if (s.eos.includes(token)) reason = 'eos';
@@ -104,20 +104,6 @@ export async function* decodeTokens(model: GenerativeModel, o: GenerateOptions, 
     logits = await decodeStep(model, next, cache, mask);
   }
   return toTensor(sequences);
-}
-
-/** The k most likely tokens of a row of log-probabilities, most likely first (ties: lower id first). */
-function topK(logprobs: Float32Array, k: number): Array<{ token: number; logprob: number }> {
-  const best: Array<{ token: number; logprob: number }> = [];
-  for (let token = 0; token < logprobs.length; token++) {
-    const logprob = logprobs[token];
-    if (best.length === k && logprob <= best[k - 1].logprob) continue;
-    let at = best.length < k ? best.length : k - 1;
-    while (at > 0 && best[at - 1].logprob < logprob) at--;
-    best.splice(at, 0, { token, logprob });
-    if (best.length > k) best.pop();
-  }
-  return best;
 }
 
 /** The prompt followed by the generated tokens, [rows, length], as transformers' generate() returns it. */

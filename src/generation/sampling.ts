@@ -70,3 +70,17 @@ export function logSoftmax(row: ArrayLike<number>): Float32Array {
   const lse = max + Math.log(sum);
   return Float32Array.from({ length: row.length }, (_, i) => row[i] - lse);
 }
+
+/** The k most likely tokens of a row of log-probabilities, most likely first (ties: lower id first). */
+export function mostLikely(logprobs: Float32Array, k: number): Array<{ token: number; logprob: number }> {
+  const best: Array<{ token: number; logprob: number }> = [];
+  for (let token = 0; token < logprobs.length; token++) {
+    const logprob = logprobs[token];
+    if (best.length === k && logprob <= best[k - 1].logprob) continue;
+    let at = best.length < k ? best.length : k - 1;
+    while (at > 0 && best[at - 1].logprob < logprob) at--;
+    best.splice(at, 0, { token, logprob });
+    if (best.length > k) best.pop();
+  }
+  return best;
+}

@@ -122,6 +122,9 @@ export async function prefill(model: GenerativeModel, p: Prepared, cache: KVCach
   return out;
 }
 
+/** A step's logits read back, checked as `finite` checks them. */
+export const finiteLogits = (logits: DeviceTensor, where: string): Promise<Float32Array> => finite(ops.read(logits), where);
+
 /** The logits, or an error when the model gave NaN or infinities (corrupt weights), which no decoding can use. */
 async function finite(logits: Promise<Float32Array>, where: string): Promise<Float32Array> {
   const l = await logits;

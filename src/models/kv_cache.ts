@@ -21,10 +21,12 @@ export class KVCache {
     public maxLength: number,
     kvWidth: number,
     readonly dtype: KVDtype = 'float32',
+    /** The layers' tensors when they exist already (assemble); otherwise zeros are allocated. */
+    tensors?: { keys: DeviceTensor[]; values: DeviceTensor[] },
   ) {
     const dims = [batchSize, maxLength, kvWidth];
-    this.keys = Array.from({ length: numLayers }, () => backend.zeros(dims, dtype));
-    this.values = Array.from({ length: numLayers }, () => backend.zeros(dims, dtype));
+    this.keys = tensors?.keys ?? Array.from({ length: numLayers }, () => backend.zeros(dims, dtype));
+    this.values = tensors?.values ?? Array.from({ length: numLayers }, () => backend.zeros(dims, dtype));
   }
 
   /** Throws unless `count` more positions fit. */
@@ -70,6 +72,34 @@ export class KVCache {
   truncate(length: number): void {
     if (length < 0 || length > this.length) throw new InputError(`cannot truncate a KV cache of ${this.length} positions to ${length}`);
     this.length = length;
+  }
+
+  /**
+   * A new cache whose row i holds positions [start, end) of row `row` of `cache`, right-aligned so that every row
+   * ends at the new cache's length (the longest row's); what lies before a shorter row is left to the attention
+   * mask. Continuous batching rebuilds its batch this way when requests join or leave.
+   */
+  static assemble(rows: ReadonlyArray<{ cache: KVCache; row: number; start: number; end: number }>, maxLength: number): KVCache {
+    const first = rows[0].cache;
+    const backend = first.keys[0].backend;
+    const width = first.keys[0].dims[2];
+    const length = Math.max(...rows.map((r) => r.end - r.start));
+    if (length > maxLength) throw new InputError(`cannot assemble ${length} positions into a KV cache of ${maxLength}`);
+    const layer = (which: 'keys' | 'values', l: number) => {
+      const parts = rows.map(({ cache, row, start, end }) => {
+        const part = backend.zeros([1, maxLength, width], first.dtype); // [1, maxLength, width]
+        if (end > start) ops.writeAt(part, ops.narrow(ops.narrow(cache[which][l], 0, row, 1), 1, start, end - start), 1, length - (end - start));
+        return part;
+      });
+      return parts.length === 1 ? parts[0] : ops.concat(parts, 0); // [rows, maxLength, width]
+    };
+    const layers = Array.from({ length: first.keys.length }, (_, l) => l);
+    const out = new KVCache(backend, layers.length, rows.length, maxLength, width, first.dtype, {
+      keys: layers.map((l) => layer('keys', l)),
+      values: layers.map((l) => layer('values', l)),
+    });
+    out.length = length;
+    return out;
   }
 
   /** Called once every layer has written `count` positions. */

@@ -76,7 +76,7 @@ export async function createServer(service: Service, o: ServerOptions): Promise<
   app.setErrorHandler((error, req, reply) => sendError(reply, toApiError(error), req.url));
   app.setNotFoundHandler((req, reply) => sendError(reply, new ApiError(404, `no route ${req.method} ${req.url.split('?')[0]}`, null, 'not_found'), req.url));
 
-  app.get('/health', async () => ({ status: 'ok', model: service.info.name, queued: service.scheduler.queued }));
+  app.get('/health', async () => ({ status: 'ok', model: service.info.name, ...service.batcher.size }));
   app.get('/metrics', async (_req, reply) => reply.type(service.metrics.registry.contentType).send(await service.metrics.registry.metrics()));
 
   app.post<{ Body: { image: string; visual_prompts: VisualPrompt[]; visual_prompt_options?: VisualPromptOptions } }>('/v1/visual-prompts/render', { schema: { body: RENDER } }, async (req, reply) => {

@@ -8,9 +8,11 @@ import {
   type ChatMessage,
   type ContentPart,
   type FinishReason,
+  type GenerateOptions,
   type GenerationOptions,
   type ImageAspectRatio,
   type RgbImage,
+  type TokenEvent,
   type VipLlavaForConditionalGeneration,
   type VipLlavaProcessor,
 } from '../index.node.js';
@@ -68,11 +70,12 @@ export async function prepareCompletion(m: Model, r: CompletionRequest) {
   return { prompt, inputs, promptTokens: inputs.inputIds.dims[1] };
 }
 
-/** Runs a prepared request, calling `onDelta` as each choice's text grows. */
+/** Runs a prepared request, its choices decoded by `generate` (the shared batch), calling `onDelta` as each choice's text grows. */
 export async function runCompletion(
   m: Model,
   r: CompletionRequest,
   prepared: Awaited<ReturnType<typeof prepareCompletion>>,
+  generate: (o: GenerateOptions) => AsyncIterable<TokenEvent>,
   signal: AbortSignal,
   onDelta: (d: Delta) => void,
 ): Promise<CompletionResult> {
@@ -81,19 +84,26 @@ export async function runCompletion(
   const maxNewTokens = r.options.maxNewTokens ?? Math.max(1, limit - promptTokens);
   const stopStrings = [...new Set([...m.templateStops, ...r.stop])];
   const n = r.options.numReturnSequences ?? 1;
-  const filters = Array.from({ length: n }, () => new StopStringFilter(stopStrings));
-  const choices = Array.from({ length: n }, () => ({ text: '', finishReason: 'length' as 'stop' | 'length' | 'abort', tokens: 0 }));
   const started = process.hrtime.bigint();
   let firstToken: bigint | null = null;
-  for await (const e of m.model.generateStream({ ...inputs, ...r.options, maxNewTokens, stopStrings, tokenizer: m.processor.tokenizer, signal })) {
-    firstToken ??= process.hrtime.bigint();
-    const c = choices[e.row];
-    const text = filters[e.row].push(e.text) + (e.finishReason ? filters[e.row].flush() : '');
-    c.text += text;
-    if (e.token >= 0) c.tokens++;
-    if (e.finishReason) c.finishReason = finish(e.finishReason);
-    onDelta({ choice: e.row, text, token: e.token, logprob: e.logprob, topLogprobs: e.topLogprobs, finishReason: e.finishReason && finish(e.finishReason) });
-  }
+  // n choices are n rows of the batch, sampled with seeds seed, seed + 1, … (or each a random one).
+  const choices = await Promise.all(
+    Array.from({ length: n }, async (_, choice) => {
+      const filter = new StopStringFilter(stopStrings);
+      const c = { text: '', finishReason: 'length' as 'stop' | 'length' | 'abort', tokens: 0 };
+      const seed = r.options.seed === undefined ? undefined : r.options.seed + choice;
+      const o: GenerateOptions = { ...inputs, ...r.options, numReturnSequences: 1, seed, maxNewTokens, stopStrings, tokenizer: m.processor.tokenizer, signal };
+      for await (const e of generate(o)) {
+        firstToken ??= process.hrtime.bigint();
+        const text = filter.push(e.text) + (e.finishReason ? filter.flush() : '');
+        c.text += text;
+        if (e.token >= 0) c.tokens++;
+        if (e.finishReason) c.finishReason = finish(e.finishReason);
+        onDelta({ choice, text, token: e.token, logprob: e.logprob, topLogprobs: e.topLogprobs, finishReason: e.finishReason && finish(e.finishReason) });
+      }
+      return c;
+    }),
+  );
   const ended = process.hrtime.bigint();
   firstToken ??= ended;
   return {

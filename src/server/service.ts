@@ -2,12 +2,11 @@
  * What both APIs share: the loaded model, the admission queue, images and visual prompts from requests, the
  * limits, and the metrics. Each API turns its body into a CompletionRequest and its events into its own shape.
  */
-import { drawVisualPrompts, fillPhrases, InputError, type DrawnPrompt, type RgbImage, type VisualPrompt } from '../index.node.js';
+import { ContinuousBatcher, drawVisualPrompts, fillPhrases, InputError, type DrawnPrompt, type RgbImage, type VisualPrompt } from '../index.node.js';
 import { prepareCompletion, runCompletion, type CompletionRequest, type CompletionResult, type Delta, type Model } from './completion.js';
 import { ApiError } from './errors.js';
 import { requestImage, type ImagePolicy } from './images.js';
 import { Metrics } from './metrics.js';
-import { Scheduler } from './scheduler.js';
 
 export interface ModelInfo {
   /** The name clients use (Ollama's `name:latest` also matches). */
@@ -26,7 +25,9 @@ export interface ServiceOptions {
   images: ImagePolicy;
   /** Images per request. */
   maxImages: number;
-  /** Requests waiting beyond the one running. */
+  /** Requests decoded together (continuous batching). */
+  maxBatch: number;
+  /** Requests waiting beyond a full batch; more are refused (503). */
   maxQueue: number;
   /** Per request, from arrival to its last token. */
   timeoutMs: number;
@@ -39,7 +40,7 @@ export interface VisualPromptOptions {
 
 export class Service {
   readonly metrics = new Metrics();
-  readonly scheduler: Scheduler;
+  readonly batcher: ContinuousBatcher;
   readonly started = Date.now();
 
   constructor(
@@ -47,9 +48,12 @@ export class Service {
     readonly info: ModelInfo,
     readonly options: ServiceOptions,
   ) {
-    this.scheduler = new Scheduler(options.maxQueue, (running, queued) => {
-      this.metrics.batchOccupancy.set(running);
-      this.metrics.queueDepth.set(queued);
+    this.batcher = new ContinuousBatcher(model.model, {
+      maxBatch: options.maxBatch,
+      onChange: (running, waiting) => {
+        this.metrics.batchOccupancy.set(running);
+        this.metrics.queueDepth.set(waiting);
+      },
     });
   }
 
@@ -99,25 +103,27 @@ export class Service {
     if (wanted !== undefined && wanted > room) {
       throw new ApiError(400, `the prompt (${prepared.promptTokens} tokens) and ${wanted} new tokens need ${prepared.promptTokens + wanted} positions, but the model's context is ${this.info.contextLength}; ask for ${room} or fewer`, 'max_tokens', 'context_length_exceeded');
     }
+    const n = r.options.numReturnSequences ?? 1;
+    const { running, waiting } = this.batcher.size;
+    if (running + waiting + n > this.options.maxBatch + this.options.maxQueue) {
+      throw new ApiError(503, `the server is busy: ${running} requests are generating and ${waiting} waiting`, null, 'queue_full', 1);
+    }
     const queuedAt = performance.now();
-    const run = this.scheduler.run(async () => {
-      let last: number | null = null;
-      const result = await runCompletion(this.model, r, prepared, signal, (d) => {
-        if (d.token >= 0) {
-          const now = performance.now();
-          if (last === null) this.metrics.timeToFirstToken.observe((now - queuedAt) / 1000);
-          else this.metrics.tokenLatency.observe((now - last) / 1000);
-          last = now;
-          this.metrics.tokensGenerated.inc();
-        }
-        onDelta(d);
-      });
-      this.metrics.promptTokens.inc(result.promptTokens);
-      return result;
-    }, signal);
-    return run.catch((e: unknown) => {
-      if ((e as Error)?.name === 'TimeoutError') throw new ApiError(503, `the request waited ${this.options.timeoutMs} ms for the model without starting`, null, 'timeout', 1);
-      throw e;
+    let last: number | null = null;
+    const result = await runCompletion(this.model, r, prepared, (o) => this.batcher.generate(o), signal, (d) => {
+      if (d.token >= 0) {
+        const now = performance.now();
+        if (last === null) this.metrics.timeToFirstToken.observe((now - queuedAt) / 1000);
+        else this.metrics.tokenLatency.observe((now - last) / 1000);
+        last = now;
+        this.metrics.tokensGenerated.inc();
+      }
+      onDelta(d);
     });
+    this.metrics.promptTokens.inc(result.promptTokens);
+    if (result.completionTokens === 0 && (signal.reason as Error | undefined)?.name === 'TimeoutError') {
+      throw new ApiError(503, `the request waited ${this.options.timeoutMs} ms for the model without starting`, null, 'timeout', 1);
+    }
+    return result;
   }
 }

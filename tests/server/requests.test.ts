@@ -111,7 +111,7 @@ describe('the API key', () => {
 
 describe('load', () => {
   let s: Served;
-  before(async () => (s = await serve({ maxQueue: 1 })));
+  before(async () => (s = await serve({ maxBatch: 1, maxQueue: 1 })));
   after(() => s.close());
   const long = (signal?: AbortSignal) =>
     fetch(`${s.url}/v1/chat/completions`, { method: 'POST', signal, headers: { 'content-type': 'application/json' }, body: JSON.stringify(chat({ max_tokens: 1000, min_tokens: 1000, stream: true, messages: [{ role: 'user', content: 'Count.' }] })) });
@@ -135,12 +135,12 @@ describe('load', () => {
     assert.ok(Date.now() - t0 < 10_000, 'the waiting request ran once the first one was gone');
     const generated = (await s.service.metrics.tokensGenerated.get()).values[0].value;
     assert.ok(generated < 500, `the first request stopped at the next step (${generated} tokens in all, not 1000 + 3)`);
-    assert.equal(s.service.scheduler.queued, 0);
+    assert.deepEqual(s.service.batcher.size, { running: 0, waiting: 0 });
   });
 
   test('8 concurrent clients: all answered, each as it is answered alone', async () => {
     const items = (JSON.parse(readFileSync(join(SYNTHETIC_DATA, 'heldout', 'items.json'), 'utf8')) as { items: Array<{ image: string; question: string }> }).items.slice(0, 8);
-    const big = await serve({ maxQueue: 16 });
+    const big = await serve({ maxBatch: 8, maxQueue: 16 });
     try {
       const client = new OpenAI({ baseURL: `${big.url}/v1`, apiKey: 'x', maxRetries: 0 });
       const ask = (it: { image: string; question: string }) =>
