@@ -13,7 +13,9 @@ export const SERVE_FLAGS = {
   'api-key-file': { type: 'string' },
   'max-batch': { type: 'string' },
   'max-queue': { type: 'string' },
+  'prefix-cache-mb': { type: 'string' },
   'max-images': { type: 'string' },
+  'max-image-mpixels': { type: 'string' },
   'max-body-mb': { type: 'string' },
   'request-timeout': { type: 'string' },
   cors: { type: 'string' },
@@ -28,7 +30,10 @@ export const SERVE_HELP = `serve options:
                             require "Authorization: Bearer KEY" on every route but /health
   --max-batch N             requests decoded together, joining and leaving at each step (default 4)
   --max-queue N             requests waiting beyond a full batch (default 16; more: 503)
+  --prefix-cache-mb N       memory for finished conversations' keys and values, so a next turn prefills only
+                            its new tokens (default 2048; 0: off)
   --max-images N            images per request (default 4)
+  --max-image-mpixels N     megapixels per decoded image (default 40)
   --max-body-mb N           request body limit (default 32)
   --request-timeout S       seconds a request may take, waiting included (default 600)
   --cors ORIGIN             allow browsers from ORIGIN (default: no CORS)
@@ -70,7 +75,7 @@ export async function serveCommand(model: string, hub: FromPretrainedOptions, va
   if (apiKey === '') throw new UsageError('the API key is empty');
   const options = {
     images: {
-      maxPixels: DEFAULT_MAX_PIXELS,
+      maxPixels: Math.min(DEFAULT_MAX_PIXELS, count(values, 'max-image-mpixels', 40) * 1e6),
       maxBytes: 20 << 20,
       imageRoot: values['image-root'] as string | undefined,
       allowRemote: values['allow-remote-images'] === true,
@@ -79,6 +84,7 @@ export async function serveCommand(model: string, hub: FromPretrainedOptions, va
     maxImages: count(values, 'max-images', 4),
     maxBatch: count(values, 'max-batch', 4),
     maxQueue: count(values, 'max-queue', 16, 0),
+    prefixCacheBytes: count(values, 'prefix-cache-mb', 2048, 0) * 2 ** 20,
     timeoutMs: count(values, 'request-timeout', 600) * 1000,
   };
   const bodyLimit = count(values, 'max-body-mb', 32) << 20;

@@ -14,7 +14,7 @@ import { checkAspect, type ImageAspectRatio } from '../processor/image_processor
 import type { VipLlavaProcessor } from '../processor/processor.js';
 import { decodeTokens, type FinishReason, type TokenEvent } from './generate.js';
 import type { GenerationOptions } from './options.js';
-import { prefillSuffix, prepare, type GenerativeModel } from './steps.js';
+import { imageRuns, prefillSuffix, prepare, type GenerativeModel } from './steps.js';
 
 export interface ChatSessionOptions {
   /** "hub", "llava_v1", Jinja source, or undefined for the checkpoint's template. */
@@ -157,14 +157,3 @@ export class ChatSession {
   }
 }
 
-/** Each image's tokens, [start, end) in `ids` (back-to-back images split every `perImage` tokens). */
-function imageRuns(ids: number[], imageToken: number, perImage: number): Array<{ start: number; end: number }> {
-  const runs: Array<{ start: number; end: number }> = [];
-  for (let i = 0; i < ids.length; i++) {
-    if (ids[i] !== imageToken) continue;
-    const start = i;
-    while (i < ids.length && ids[i] === imageToken) i++;
-    for (let s = start; s < i; s += perImage) runs.push({ start: s, end: Math.min(s + perImage, i) });
-  }
-  return runs;
-}

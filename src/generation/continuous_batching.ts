@@ -4,6 +4,10 @@
  * finished, aborted or timed-out one leaves it there. Each row keeps its own positions, attention mask, settings
  * (processors, sampling generator, stop strings, limits) and history, so its tokens are those it gets alone. The
  * batch's KV cache is rebuilt, each row right-aligned, whenever rows join or leave (KVCache.assemble).
+ *
+ * Finished sequences are kept (up to `prefixCacheBytes`, least recently used first out): a request whose prompt
+ * starts with one of them (a conversation's next turn: the same images, the same earlier messages) reuses its
+ * keys and values, so neither the vision tower nor the shared tokens run again; only the rest is prefilled.
  */
 import { InputError } from '../errors.js';
 import { KVCache } from '../models/kv_cache.js';
@@ -13,7 +17,8 @@ import { IncrementalDetokenizer } from './detokenizer.js';
 import type { FinishReason, TokenEvent } from './generate.js';
 import type { GenerateOptions } from './options.js';
 import { argmax, logSoftmax, mostLikely, sample } from './sampling.js';
-import { finiteLogits, MaskState, prefill, prepare, type GenerativeModel, type Prepared } from './steps.js';
+import { Tensor } from '../tensor/tensor.js';
+import { finiteLogits, imageRuns, MaskState, prefill, prefillSuffix, prepare, type GenerativeModel, type Prepared } from './steps.js';
 import { StopStringMatcher } from './stopping.js';
 
 /** Positions a batch cache grows by at a time, so rows that may run long do not hold their whole limit from the start. */
@@ -24,6 +29,19 @@ export interface BatcherOptions {
   maxBatch: number;
   /** Called whenever the batch or the waiting list changes size. */
   onChange?: (running: number, waiting: number) => void;
+  /** Memory for finished sequences' keys and values, reused by prompts that extend them (default 2 GiB; 0: off). */
+  prefixCacheBytes?: number;
+  /** Called when a request takes `tokens` prompt tokens from a stored sequence. */
+  onReuse?: (tokens: number) => void;
+}
+
+/** A finished sequence's keys and values, and what they are of. */
+interface Stored {
+  ids: number[];
+  /** Content hashes of its images, in order. */
+  images: string[];
+  cache: KVCache;
+  bytes: number;
 }
 
 /** One request being decoded: everything its row needs. */
@@ -44,6 +62,10 @@ interface Row {
   /** Where its keys and values are now: its own prefill cache until it joins, then the batch's. */
   cache: KVCache;
   cacheRow: number;
+  /** Content hashes of its images, in order (made at admission). */
+  images: string[];
+  /** Prompt tokens whose keys and values came from a stored sequence. */
+  reused: number;
 }
 
 /** Events handed from the decode loop to one request's consumer. */
@@ -85,6 +107,9 @@ export class ContinuousBatcher {
   private running: Row[] = [];
   private batch: KVCache | null = null;
   private loop: Promise<void> | null = null;
+  private readonly stored: Stored[] = [];
+  /** How many prompt tokens requests have taken from stored sequences instead of prefilling them. */
+  reusedTokens = 0;
 
   constructor(
     readonly model: GenerativeModel,
@@ -102,7 +127,7 @@ export class ContinuousBatcher {
    * generateStream's. The request is checked before it waits: a bad one throws at once.
    */
   async *generate(o: GenerateOptions): AsyncGenerator<TokenEvent> {
-    const p = prepare(this.model, o);
+    const p = prepare(this.model, { ...o, pixelValues: undefined }); // the vision tower runs at admission, if at all
     if (p.batch !== 1) throw new InputError(`continuous batching takes one prompt per request, got ${p.batch}`);
     if (p.settings.numBeams > 1 || p.settings.numReturnSequences > 1) throw new InputError('continuous batching decodes one sequence per request (no beams, numReturnSequences 1)');
     const row: Row = {
@@ -119,6 +144,8 @@ export class ContinuousBatcher {
       started: Date.now(),
       cache: null as unknown as KVCache,
       cacheRow: 0,
+      images: [],
+      reused: 0,
     };
     this.waiting.push(row);
     this.changed();
@@ -168,19 +195,70 @@ export class ContinuousBatcher {
     }
   }
 
-  /** Prefills a waiting request alone and emits its first token; false when it already ended. */
+  /** Prefills a waiting request alone (or the part no stored sequence holds) and emits its first token; false when it already ended. */
   private async admit(row: Row): Promise<boolean> {
     if (row.o.signal?.aborted || row.events.ended) {
       this.finish(row, 'abort');
       return false;
     }
-    const s = row.p.settings;
-    const mask = new MaskState(row.p, Int32Array.of(0), s.maxLength);
-    row.cache = this.model.createCache(1, row.p.promptLength);
+    const ids = Array.from(row.p.prompt);
+    if (row.o.pixelValues) row.images = await imageHashes(row.o.pixelValues);
+    const prefix = row.p.promptMask.includes(0) ? null : this.longestPrefix(ids, row.images);
+    let logits: Float32Array;
+    if (prefix) {
+      row.cache = KVCache.assemble([{ cache: prefix.from.cache, row: 0, start: 0, end: prefix.length }], ids.length);
+      const fresh = prefix.runs.filter((r) => r.start >= prefix.length).map((r) => r.index);
+      const features = fresh.length ? this.model.imageFeatures(images(row.o.pixelValues!, fresh)) : null;
+      logits = await prefillSuffix(this.model, ids, row.cache, features);
+      row.nextPosition = ids.length;
+      row.reused = prefix.length;
+      this.reusedTokens += prefix.length;
+      this.options.onReuse?.(prefix.length);
+      this.stored.push(...this.stored.splice(this.stored.indexOf(prefix.from), 1)); // most recently used last
+    } else {
+      if (row.o.pixelValues) row.p.imageFeatures = this.model.imageFeatures(row.o.pixelValues);
+      const mask = new MaskState(row.p, Int32Array.of(0), row.p.settings.maxLength);
+      row.cache = this.model.createCache(1, row.p.promptLength);
+      logits = await prefill(this.model, row.p, row.cache, mask, 1);
+      row.nextPosition = mask.nextPosition[0];
+    }
     row.cacheRow = 0;
-    const logits = await prefill(this.model, row.p, row.cache, mask, 1);
-    row.nextPosition = mask.nextPosition[0];
     return this.choose(row, logits, row.p.promptLength);
+  }
+
+  /** The stored sequence sharing the longest start with `ids` (whole images only, the same images), or null. */
+  private longestPrefix(ids: number[], hashes: string[]) {
+    const c = this.model.config;
+    const runs = imageRuns(ids, c.image_token_index, c.imageTokensPerImage).map((r, index) => ({ ...r, index }));
+    let best: { from: Stored; length: number; runs: typeof runs } | null = null;
+    for (const s of this.stored) {
+      let length = 0;
+      const limit = Math.min(s.ids.length, ids.length - 1); // at least one token is prefilled, for the logits
+      while (length < limit && s.ids[length] === ids[length]) length++;
+      for (const r of runs) {
+        if (r.start >= length) break;
+        if (r.end > length || s.images[r.index] !== hashes[r.index]) {
+          length = r.start; // never half an image, never another image's keys
+          break;
+        }
+      }
+      if (length > 0 && length > (best?.length ?? 0)) best = { from: s, length, runs };
+    }
+    return best;
+  }
+
+  /** Keeps a finished row's keys and values for prompts that extend it, within the memory budget. */
+  private remember(r: Row): void {
+    const budget = this.options.prefixCacheBytes ?? 2 ** 31;
+    if (budget <= 0 || r.p.promptMask.includes(0)) return;
+    const positions = r.mask.length;
+    const t = this.model.config.text_config;
+    const bytes = positions * t.num_hidden_layers * 2 * t.num_key_value_heads * t.head_dim * (r.cache.dtype === 'float16' ? 2 : 4);
+    if (bytes > budget) return;
+    const cache = KVCache.assemble([{ cache: r.cache, row: r.cacheRow, start: r.cache.length - positions, end: r.cache.length }], positions);
+    this.stored.push({ ids: r.sequence.slice(0, positions), images: r.images, cache, bytes });
+    let total = this.stored.reduce((s, e) => s + e.bytes, 0);
+    while (total > budget) total -= this.stored.shift()!.bytes;
   }
 
   /** The batch cache rebuilt from where each running row's keys and values are now. */
@@ -247,6 +325,7 @@ export class ContinuousBatcher {
     if (reason) {
       event.finishReason = reason;
       if (r.detok) event.text += r.detok.flush();
+      this.remember(r);
     }
     r.events.push(event);
     return !reason;
@@ -256,4 +335,27 @@ export class ContinuousBatcher {
     if (r.events.ended) return;
     r.events.push({ row: 0, token: -1, text: r.detok ? r.detok.flush() : '', finishReason: reason });
   }
+}
+
+/** A content hash (SHA-256) of each image in pixel values [N, 3, H, W]. */
+async function imageHashes(pixels: Tensor): Promise<string[]> {
+  const n = pixels.dims[0];
+  const data = pixels.data as Float32Array;
+  const per = data.length / n;
+  return Promise.all(
+    Array.from({ length: n }, async (_, i) => {
+      const bytes = new Uint8Array(data.buffer, data.byteOffset + i * per * data.BYTES_PER_ELEMENT, per * data.BYTES_PER_ELEMENT);
+      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+      return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+    }),
+  );
+}
+
+/** The images `indices` of pixel values [N, 3, H, W], as pixel values of their own. */
+function images(pixels: Tensor, indices: number[]): Tensor {
+  const data = pixels.data as Float32Array;
+  const per = data.length / pixels.dims[0];
+  const out = new Float32Array(indices.length * per);
+  indices.forEach((i, k) => out.set(data.subarray(i * per, (i + 1) * per), k * per));
+  return new Tensor('float32', out, [indices.length, ...pixels.dims.slice(1)]);
 }

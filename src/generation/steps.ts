@@ -153,6 +153,18 @@ export async function prefillSuffix(model: GenerativeModel, ids: readonly number
   return finite(ops.read(model.step({ ids: suffix, batch: 1, seq: suffix.length, positions, cache, imageFeatures, logitsToKeep: 1 })), 'after the prompt');
 }
 
+/** Each image's tokens, [start, end) in `ids` (back-to-back images split every `perImage` tokens). */
+export function imageRuns(ids: number[], imageToken: number, perImage: number): Array<{ start: number; end: number }> {
+  const runs: Array<{ start: number; end: number }> = [];
+  for (let i = 0; i < ids.length; i++) {
+    if (ids[i] !== imageToken) continue;
+    const start = i;
+    while (i < ids.length && ids[i] === imageToken) i++;
+    for (let s = start; s < i; s += perImage) runs.push({ start: s, end: Math.min(s + perImage, i) });
+  }
+  return runs;
+}
+
 /** A prompt already run through the model (a chat session's cache): its cache and last logits. */
 export interface Prefilled {
   cache: KVCache;

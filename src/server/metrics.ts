@@ -20,6 +20,7 @@ export class Metrics {
   });
   readonly tokensGenerated = new Counter({ name: 'vipllava_tokens_generated_total', help: 'Tokens generated', registers: [this.registry] });
   readonly promptTokens = new Counter({ name: 'vipllava_prompt_tokens_total', help: 'Prompt tokens processed (image tokens included)', registers: [this.registry] });
+  readonly reusedTokens = new Counter({ name: 'vipllava_prompt_tokens_reused_total', help: 'Prompt tokens taken from a stored conversation instead of prefilled', registers: [this.registry] });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'vipllava_process_' });

@@ -29,6 +29,8 @@ export interface ServiceOptions {
   maxBatch: number;
   /** Requests waiting beyond a full batch; more are refused (503). */
   maxQueue: number;
+  /** Memory for finished conversations' keys and values, reused by their next turns (bytes). */
+  prefixCacheBytes?: number;
   /** Per request, from arrival to its last token. */
   timeoutMs: number;
 }
@@ -50,6 +52,8 @@ export class Service {
   ) {
     this.batcher = new ContinuousBatcher(model.model, {
       maxBatch: options.maxBatch,
+      prefixCacheBytes: options.prefixCacheBytes,
+      onReuse: (tokens) => this.metrics.reusedTokens.inc(tokens),
       onChange: (running, waiting) => {
         this.metrics.batchOccupancy.set(running);
         this.metrics.queueDepth.set(waiting);

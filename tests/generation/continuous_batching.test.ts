@@ -89,6 +89,36 @@ describe('continuous batching', () => {
     assert.deepEqual((await other).ids, alone.ids);
   });
 
+  test("a conversation's next turn reuses the stored prefix: no vision pass, only the new tokens prefilled, the solo tokens", async () => {
+    const batcher = new ContinuousBatcher(model, { maxBatch: 2 });
+    const user = (text: string, withImage: boolean) => ({ role: 'user' as const, content: [...(withImage ? [{ type: 'image' as const }] : []), { type: 'text' as const, text }] });
+    const turn = async (messages: Parameters<typeof processor.applyChatTemplate>[0]) =>
+      processor.process({ text: processor.applyChatTemplate(messages, { addGenerationPrompt: true }), images: [image('demo.png')] });
+    const first = await turn([user('What is inside the red box?', true)]);
+    const one = await tokens(batcher.generate({ ...first, maxNewTokens: 6, tokenizer: processor.tokenizer }));
+    const reply = processor.tokenizer.decode(one.ids, { skipSpecialTokens: true });
+    const second = await turn([user('What is inside the red box?', true), { role: 'assistant', content: [{ type: 'text', text: reply }] }, user('And around it?', false)]);
+    const vision = model.imageFeatures.bind(model);
+    let visionPasses = 0;
+    model.imageFeatures = (p) => (visionPasses++, vision(p));
+    try {
+      const reusedBefore = batcher.reusedTokens;
+      const two = await tokens(batcher.generate({ ...second, maxNewTokens: 8 }));
+      assert.equal(visionPasses, 0, 'the image was not encoded again');
+      const reused = batcher.reusedTokens - reusedBefore;
+      const imageTokens = model.config.imageTokensPerImage;
+      assert.ok(reused >= imageTokens + 4 && reused < second.inputIds.dims[1], `${reused} of ${second.inputIds.dims[1]} prompt tokens reused`);
+      model.imageFeatures = vision;
+      assert.deepEqual(two.ids, (await tokens(model.generateStream({ ...second, maxNewTokens: 8 }))).ids, 'the tokens a fresh run gives');
+    } finally {
+      model.imageFeatures = vision;
+    }
+    const otherImage = await processor.process({ text: processor.applyChatTemplate([user('What is inside the red box?', true)], { addGenerationPrompt: true }), images: [image('wide.png')] });
+    const before = batcher.reusedTokens;
+    await tokens(batcher.generate({ ...otherImage, maxNewTokens: 2 }));
+    assert.ok(batcher.reusedTokens - before < model.config.imageTokensPerImage, 'another image with the same tokens is not taken for the stored one');
+  });
+
   test('a bad request is refused before it waits, and a failing one fails alone', async () => {
     const batcher = new ContinuousBatcher(model, { maxBatch: 2 });
     await assert.rejects(tokens(batcher.generate({ ...requests[0], numBeams: 2 })), /one sequence per request/);

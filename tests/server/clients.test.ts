@@ -80,6 +80,14 @@ describe('the server through the official clients', () => {
     assert.deepEqual(models.data.map((m) => m.id), [MODEL]);
   });
 
+  test('openai: n sampled choices, reproducible with a seed', async () => {
+    const ask = () => openai.chat.completions.create({ model: MODEL, n: 3, temperature: 1, seed: 5, max_tokens: 6, messages: [{ role: 'user', content: 'Name a shape.' }] });
+    const [a, b] = [await ask(), await ask()];
+    assert.deepEqual(a.choices.map((c) => c.index), [0, 1, 2]);
+    assert.deepEqual(a.choices.map((c) => c.message.content), b.choices.map((c) => c.message.content));
+    assert.ok(a.usage!.completion_tokens >= 3 && a.usage!.completion_tokens <= 18, 'usage counts the tokens of all choices');
+  });
+
   test('ollama: chat with images and visual prompts, streaming and not, answered as the CLI answers', async () => {
     const message = { role: 'user', content: QUESTION, images: [demoBase64], visual_prompts: [{ shape: 'rectangle', box: BOX }] };
     const r = await ollama.chat({ model: MODEL, messages: [{ ...message }], stream: false });
@@ -94,6 +102,19 @@ describe('the server through the official clients', () => {
     }
     assert.equal(text, expected);
     assert.equal(last?.done, true);
+  });
+
+  test("a conversation's next turn reuses the first turn's keys and values (the image is not encoded again)", async () => {
+    const metric = async () => (await s.service.metrics.reusedTokens.get()).values[0]?.value ?? 0;
+    const first = [{ role: 'user' as const, content: withPrompt() }];
+    const r1 = await openai.chat.completions.create({ model: MODEL, messages: first });
+    const before = await metric();
+    const follow = [...first, { role: 'assistant' as const, content: r1.choices[0].message.content }, { role: 'user' as const, content: 'And its shape?' }];
+    const r2 = await openai.chat.completions.create({ model: MODEL, messages: follow });
+    const reused = (await metric()) - before;
+    assert.ok(reused > 576 && reused < r2.usage!.prompt_tokens, `${reused} of ${r2.usage!.prompt_tokens} prompt tokens reused`);
+    const args = ['--image', demo, '--box', BOX.join(','), '--prompt', QUESTION];
+    assert.equal(r1.choices[0].message.content, cliAnswer(args).answer);
   });
 
   test('ollama: generate with an image, and the model routes', async () => {
