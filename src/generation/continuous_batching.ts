@@ -118,8 +118,9 @@ export class ContinuousBatcher {
     if (!Number.isInteger(options.maxBatch) || options.maxBatch < 1) throw new InputError(`maxBatch must be a positive integer, got ${options.maxBatch}`);
   }
 
+  /** Requests generating now and waiting to join (finished ones leave at the next step but are not counted). */
   get size(): { running: number; waiting: number } {
-    return { running: this.running.length, waiting: this.waiting.length };
+    return { running: this.running.filter((r) => !r.events.ended).length, waiting: this.waiting.length };
   }
 
   /**
@@ -345,7 +346,7 @@ async function imageHashes(pixels: Tensor): Promise<string[]> {
   return Promise.all(
     Array.from({ length: n }, async (_, i) => {
       const bytes = new Uint8Array(data.buffer, data.byteOffset + i * per * data.BYTES_PER_ELEMENT, per * data.BYTES_PER_ELEMENT);
-      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes.slice())); // a copy: digest takes no shared memory
       return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
     }),
   );

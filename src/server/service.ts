@@ -1,6 +1,7 @@
 /**
- * What both APIs share: the loaded model, the admission queue, images and visual prompts from requests, the
- * limits, and the metrics. Each API turns its body into a CompletionRequest and its events into its own shape.
+ * What both APIs share: the loaded model and its continuous batcher (admission bounded), images and visual
+ * prompts from requests, the limits, and the metrics. Each API turns its body into a CompletionRequest and its
+ * events into its own shape.
  */
 import { ContinuousBatcher, drawVisualPrompts, fillPhrases, InputError, type DrawnPrompt, type RgbImage, type VisualPrompt } from '../index.node.js';
 import { prepareCompletion, runCompletion, type CompletionRequest, type CompletionResult, type Delta, type Model } from './completion.js';
