@@ -148,13 +148,24 @@ export class ContinuousBatcher {
       images: [],
       reused: 0,
     };
+    // A request that is aborted or abandoned while it waits leaves the queue at once; a running one, at the next step.
+    const leaveQueue = () => {
+      const at = this.waiting.indexOf(row);
+      if (at < 0) return;
+      this.waiting.splice(at, 1);
+      this.finish(row, 'abort');
+      this.changed();
+    };
+    o.signal?.addEventListener('abort', leaveQueue, { once: true });
     this.waiting.push(row);
     this.changed();
     this.loop ??= this.run().finally(() => (this.loop = null));
     try {
       yield* row.events.drain();
     } finally {
-      if (!row.events.ended) row.events.ended = true; // the consumer stopped reading: the row leaves at the next step
+      o.signal?.removeEventListener('abort', leaveQueue);
+      leaveQueue();
+      row.events.ended = true; // the consumer stopped reading
     }
   }
 

@@ -137,7 +137,7 @@ export function openaiRoutes(app: FastifyInstance, s: Service): void {
   });
 }
 
-async function streamCompletion(s: Service, r: CompletionRequest, reply: FastifyReply, head: object, includeUsage: boolean): Promise<void> {
+async function streamCompletion(s: Service, r: CompletionRequest, reply: FastifyReply, head: object, includeUsage: boolean): Promise<FastifyReply> {
   const n = r.options.numReturnSequences ?? 1;
   const withLogprobs = r.options.outputLogprobs === true;
   const stream = openStream(reply, 'text/event-stream');
@@ -163,6 +163,7 @@ async function streamCompletion(s: Service, r: CompletionRequest, reply: Fastify
   } finally {
     stream.end();
   }
+  return reply;
 }
 
 const usage = (r: { promptTokens: number; completionTokens: number }) => ({ prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens, total_tokens: r.promptTokens + r.completionTokens });

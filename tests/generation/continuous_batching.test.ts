@@ -119,6 +119,21 @@ describe('continuous batching', () => {
     assert.ok(batcher.reusedTokens - before < model.config.imageTokensPerImage, 'another image with the same tokens is not taken for the stored one');
   });
 
+  test('a request aborted while it waits leaves the queue at once, before the batch has room', async () => {
+    const batcher = new ContinuousBatcher(model, { maxBatch: 1 });
+    const ac = new AbortController();
+    let longDone = false;
+    const long = tokens(batcher.generate({ ...requests[1], maxNewTokens: 300, minNewTokens: 300 })).then((t) => ((longDone = true), t));
+    const waiting = tokens(batcher.generate({ ...requests[0], signal: ac.signal }));
+    await new Promise((ok) => setTimeout(ok, 30));
+    assert.equal(batcher.size.waiting, 1);
+    ac.abort();
+    const w = await waiting;
+    assert.deepEqual([w.ids, w.reason, longDone], [[], 'abort', false], 'it ended while the long one still ran');
+    assert.equal(batcher.size.waiting, 0);
+    assert.equal((await long).ids.length, 300);
+  });
+
   test('a bad request is refused before it waits, and a failing one fails alone', async () => {
     const batcher = new ContinuousBatcher(model, { maxBatch: 2 });
     await assert.rejects(tokens(batcher.generate({ ...requests[0], numBeams: 2 })), /one sequence per request/);
