@@ -47,7 +47,8 @@ async function client(url: string, model: string, messages: unknown[], tokens: n
   const r = await fetch(`${url}/v1/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model, messages, stream: true, stream_options: { include_usage: true }, max_tokens: tokens, min_tokens: tokens, temperature: 0 }),
+    // min_tokens (vLLM's, ours) and ignore_eos (llama-server's) make every reply exactly `tokens` long
+    body: JSON.stringify({ model, messages, stream: true, stream_options: { include_usage: true }, max_tokens: tokens, min_tokens: tokens, ignore_eos: true, temperature: 0 }),
   });
   if (!r.ok) throw new Error(`HTTP ${r.status}: ${await r.text()}`);
   let ttft = 0;
@@ -160,22 +161,19 @@ if (models.includes('7b')) {
   if (!existsSync(join(DIR, 'config.json'))) {
     console.log(`\n7B: no bench checkpoint at ${DIR} (npm run bench writes it); skipped`);
   } else {
+    const tokens = Number(values.tokens ?? 24);
+    // llama.cpp first, alone in memory, then ours: the same load in the same window.
+    let theirs: number[] | null = null;
+    if (values['llama-server']) {
+      const l = await llamaServer(values['llama-server']);
+      theirs = await loadLevels('llama.cpp llama-server, the same language model (q8_0 GGUF), text-only prompts', l.url, 'model', tokens);
+      l.close();
+    }
     const model = await VipLlavaForConditionalGeneration.fromPretrained(DIR, { dtype: values.dtype as WeightDtype });
     const s = await serveModel(model, processor, 'vip-llava-7b-random');
-    const tokens = Number(values.tokens ?? 24);
     const ours = await loadLevels(`7B bench checkpoint (${values.dtype} weights), text-only prompts`, s.url, 'vip-llava-7b-random', tokens);
-    if (values['llama-server']) {
-      await s.close();
-      const l = await llamaServer(values['llama-server']);
-      const theirs = await loadLevels('llama.cpp llama-server, same language model (q8_0 GGUF), same load', l.url, 'model', tokens);
-      l.close();
-      console.log(`\nratio vipllava / llama-server, aggregate tokens/s: ${LEVELS.map((c, i) => `${c}: ${(ours[i] / theirs[i]).toFixed(2)}`).join(', ')}`);
-      const again = await serveModel(model, processor, 'vip-llava-7b-random');
-      await followUp(again.url, 'vip-llava-7b-random');
-      await again.close();
-    } else {
-      await followUp(s.url, 'vip-llava-7b-random');
-      await s.close();
-    }
+    if (theirs) console.log(`\nratio vipllava / llama-server, aggregate tokens/s: ${LEVELS.map((c, i) => `${c} clients ${(ours[i] / theirs![i]).toFixed(2)}`).join(', ')}`);
+    await followUp(s.url, 'vip-llava-7b-random');
+    await s.close();
   }
 }
