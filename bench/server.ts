@@ -120,7 +120,7 @@ async function followUp(url: string, model: string): Promise<void> {
 async function serveModel(model: VipLlavaForConditionalGeneration, processor: VipLlavaProcessor, name: string) {
   const service = new Service(
     { model, processor, templateStops: ['###'] },
-    { name, parameters: 0, sizeBytes: 0, dtype: '', family: 'llama', contextLength: model.config.text_config.max_position_embeddings, chatTemplate: '' },
+    { name, parameters: 0, sizeBytes: 0, dtype: '' },
     { images: { maxPixels: DEFAULT_MAX_PIXELS, maxBytes: 20 << 20, allowRemote: false, remoteTimeoutMs: 1000 }, maxImages: 4, maxBatch: 8, maxQueue: 64, timeoutMs: 3_600_000, prefixCacheBytes: 2 ** 31 },
   );
   const app = await createServer(service, { bodyLimit: 32 << 20 });

@@ -1,7 +1,7 @@
 /** `vipllava serve`: the model loaded once and served over OpenAI's and Ollama's APIs until Ctrl-C. */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { BUILTIN_TEMPLATES, openCheckpoint, VipLlavaForConditionalGeneration, VipLlavaProcessor, DEFAULT_MAX_PIXELS, type FromPretrainedOptions } from '../index.node.js';
+import { openCheckpoint, VipLlavaForConditionalGeneration, VipLlavaProcessor, DEFAULT_MAX_PIXELS, type FromPretrainedOptions } from '../index.node.js';
 import { createServer } from '../server/app.js';
 import { Service, type ModelInfo } from '../server/service.js';
 import { UsageError } from './generation_flags.js';
@@ -99,9 +99,6 @@ export async function serveCommand(model: string, hub: FromPretrainedOptions, va
     parameters,
     sizeBytes: weightBytes(checkpoint.directory ?? undefined),
     dtype: hub.dtype && hub.dtype !== 'auto' ? hub.dtype : (c.dtype ?? 'float32'),
-    family: c.text_config.model_type,
-    contextLength: c.text_config.max_position_embeddings,
-    chatTemplate: processor.settings.chatTemplate?.text ?? BUILTIN_TEMPLATES.hub,
   };
   const service = new Service({ model: vip, processor, templateStops: ['###'] }, info, options);
   const app = await createServer(service, { apiKey, cors: values.cors as string | undefined, bodyLimit, log: process.stderr });

@@ -14,9 +14,8 @@ import { KVCache } from '../models/kv_cache.js';
 import { nextTurn } from '../platform.js';
 import { Rng } from '../rng.js';
 import { IncrementalDetokenizer } from './detokenizer.js';
-import type { FinishReason, TokenEvent } from './generate.js';
+import { pickToken, type FinishReason, type TokenEvent } from './generate.js';
 import type { GenerateOptions } from './options.js';
-import { argmax, logSoftmax, mostLikely, sample } from './sampling.js';
 import { Tensor } from '../tensor/tensor.js';
 import { finiteLogits, imageRuns, MaskState, prefill, prefillSuffix, prepare, type GenerativeModel, type Prepared } from './steps.js';
 import { StopStringMatcher } from './stopping.js';
@@ -64,8 +63,6 @@ interface Row {
   cacheRow: number;
   /** Content hashes of its images, in order (made at admission). */
   images: string[];
-  /** Prompt tokens whose keys and values came from a stored sequence. */
-  reused: number;
 }
 
 /** Events handed from the decode loop to one request's consumer. */
@@ -146,7 +143,6 @@ export class ContinuousBatcher {
       cache: null as unknown as KVCache,
       cacheRow: 0,
       images: [],
-      reused: 0,
     };
     // A request that is aborted or abandoned while it waits leaves the queue at once; a running one, at the next step.
     const leaveQueue = () => {
@@ -223,7 +219,6 @@ export class ContinuousBatcher {
       const features = fresh.length ? this.model.imageFeatures(images(row.o.pixelValues!, fresh)) : null;
       logits = await prefillSuffix(this.model, ids, row.cache, features);
       row.nextPosition = ids.length;
-      row.reused = prefix.length;
       this.reusedTokens += prefix.length;
       this.options.onReuse?.(prefix.length);
       this.stored.push(...this.stored.splice(this.stored.indexOf(prefix.from), 1)); // most recently used last
@@ -320,27 +315,12 @@ export class ContinuousBatcher {
       return false;
     }
     for (const proc of s.processors) proc([r.sequence], scores, r.p.vocab);
-    const token = s.doSample ? sample(scores, r.rng) : argmax(scores);
-    r.sequence.push(token);
-    r.token = token;
-    const event: TokenEvent = { row: 0, token, text: r.detok ? r.detok.push(token) : '' };
-    if (r.o.outputLogprobs) {
-      const logprobs = logSoftmax(scores);
-      event.logprob = logprobs[token];
-      if (r.o.topLogprobs) event.topLogprobs = mostLikely(logprobs, r.o.topLogprobs);
-    }
-    let reason: FinishReason | undefined;
-    if (s.eos.includes(token)) reason = 'eos';
-    else if (r.stops?.matches(r.sequence)) reason = 'stop_string';
-    else if (length + 1 >= s.maxLength) reason = 'length';
-    else if (s.maxTime !== null && (Date.now() - r.started) / 1000 > s.maxTime) reason = 'time';
-    if (reason) {
-      event.finishReason = reason;
-      if (r.detok) event.text += r.detok.flush();
-      this.remember(r);
-    }
+    const timeUp = s.maxTime !== null && (Date.now() - r.started) / 1000 > s.maxTime;
+    const event = pickToken(s, r.o, scores, r.sequence, { rng: r.rng, detok: r.detok, stops: r.stops, timeUp, last: length + 1 >= s.maxLength });
+    r.token = event.token;
+    if (event.finishReason) this.remember(r);
     r.events.push(event);
-    return !reason;
+    return !event.finishReason;
   }
 
   private finish(r: Row, reason: FinishReason): void {

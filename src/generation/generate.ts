@@ -8,7 +8,7 @@ import { Rng } from '../rng.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { beamSearch } from './beam_search.js';
 import { IncrementalDetokenizer } from './detokenizer.js';
-import type { GenerateOptions } from './options.js';
+import type { GenerateOptions, ResolvedGeneration } from './options.js';
 import { argmax, logSoftmax, mostLikely, sample } from './sampling.js';
 import { decodeStep, MaskState, prefill, prepare, toTensor, type GenerativeModel, type Prefilled } from './steps.js';
 import { StopStringMatcher } from './stopping.js';
@@ -72,25 +72,10 @@ export async function* decodeTokens(model: GenerativeModel, o: GenerateOptions, 
         sequences[r].push(s.pad);
         continue;
       }
-      const token = s.doSample ? sample(row, rng) : argmax(row);
-      next[r] = token;
-      sequences[r].push(token);
-      const event: TokenEvent = { row: r, token, text: detok ? detok[r].push(token) : '' };
-      if (o.outputLogprobs) {
-        const logprobs = logSoftmax(row);
-        event.logprob = logprobs[token];
-        if (o.topLogprobs) event.topLogprobs = mostLikely(logprobs, o.topLogprobs);
-      }
-      let reason: FinishReason | undefined;
-      if (s.eos.includes(token)) reason = 'eos';
-      else if (stops?.matches(sequences[r])) reason = 'stop_string';
-      else if (length + 1 >= s.maxLength) reason = 'length';
-      else if (timeUp) reason = 'time';
-      if (reason) {
-        unfinished[r] = false;
-        event.finishReason = reason;
-        if (detok) event.text += detok[r].flush();
-      }
+      const event = pickToken(s, o, row, sequences[r], { rng, detok: detok?.[r] ?? null, stops, timeUp, last: length + 1 >= s.maxLength });
+      event.row = r;
+      next[r] = event.token;
+      if (event.finishReason) unfinished[r] = false;
       events.push(event);
     }
     yield* events;
@@ -104,6 +89,42 @@ export async function* decodeTokens(model: GenerativeModel, o: GenerateOptions, 
     logits = await decodeStep(model, next, cache, mask);
   }
   return toTensor(sequences);
+}
+
+/** What picking a row's next token needs besides its scores: its generator, detokenizer and stop strings. */
+export interface RowState {
+  rng: Rng;
+  detok: IncrementalDetokenizer | null;
+  stops: StopStringMatcher | null;
+  /** maxTime has passed. */
+  timeUp: boolean;
+  /** This token reaches maxLength. */
+  last: boolean;
+}
+
+/**
+ * One row's next token from its processed scores (sampled or greedy), appended to `sequence`, as the event
+ * generateStream gives (row 0), with the finish reason when the row ends here. Shared with continuous batching.
+ */
+export function pickToken(s: ResolvedGeneration, o: GenerateOptions, scores: Float32Array, sequence: number[], st: RowState): TokenEvent {
+  const token = s.doSample ? sample(scores, st.rng) : argmax(scores);
+  sequence.push(token);
+  const event: TokenEvent = { row: 0, token, text: st.detok ? st.detok.push(token) : '' };
+  if (o.outputLogprobs) {
+    const logprobs = logSoftmax(scores);
+    event.logprob = logprobs[token];
+    if (o.topLogprobs) event.topLogprobs = mostLikely(logprobs, o.topLogprobs);
+  }
+  let reason: FinishReason | undefined;
+  if (s.eos.includes(token)) reason = 'eos';
+  else if (st.stops?.matches(sequence)) reason = 'stop_string';
+  else if (st.last) reason = 'length';
+  else if (st.timeUp) reason = 'time';
+  if (reason) {
+    event.finishReason = reason;
+    if (st.detok) event.text += st.detok.flush();
+  }
+  return event;
 }
 
 /** The prompt followed by the generated tokens, [rows, length], as transformers' generate() returns it. */

@@ -46,7 +46,7 @@ async function open(file: Blob): Promise<void> {
     const rgb = new Uint8Array(bitmap.width * bitmap.height * 3);
     for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) rgb.set(rgba.subarray(i, i + 3), j);
     state.image = { width: bitmap.width, height: bitmap.height, data: rgb };
-    state.png = await pngDataUrl(state.image);
+    state.png = pngDataUrl(state.image);
     state.prompts = [];
     reset();
     canvas.style.display = 'block';
@@ -57,11 +57,11 @@ async function open(file: Blob): Promise<void> {
   }
 }
 
-function pngDataUrl(image: RgbImage): Promise<string> {
+function pngDataUrl(image: RgbImage): string {
   const c = document.createElement('canvas');
   [c.width, c.height] = [image.width, image.height];
   c.getContext('2d')!.putImageData(toImageData(image), 0, 0);
-  return new Promise((resolve) => resolve(c.toDataURL('image/png')));
+  return c.toDataURL('image/png');
 }
 
 function toImageData(image: RgbImage): ImageData {

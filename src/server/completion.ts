@@ -56,6 +56,9 @@ export interface Model {
   templateStops: string[];
 }
 
+/** A choice's end as both APIs report it: a reply cut short by the timeout counts as one cut by length. */
+export const reportedFinish = (r: 'stop' | 'length' | 'abort'): 'stop' | 'length' => (r === 'abort' ? 'length' : r);
+
 const finish = (r: FinishReason): 'stop' | 'length' | 'abort' => (r === 'eos' || r === 'stop_string' ? 'stop' : r === 'abort' ? 'abort' : 'length');
 
 /** Renders, tokenizes and preprocesses a request; the prompt's token count is known before any generation. */

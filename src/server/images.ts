@@ -3,12 +3,12 @@
  * way out of it, links included); http(s) only with --allow-remote-images, to public addresses only (checked on
  * the address actually connected to, so a DNS answer cannot point it inside), with a size and a time limit.
  */
-import { lookup } from 'node:dns';
-import { realpath } from 'node:fs/promises';
+import { lookup, type LookupAddress } from 'node:dns';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { isAbsolute, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadImage, type RgbImage } from '../index.node.js';
 import { ApiError } from './errors.js';
@@ -77,28 +77,32 @@ async function fileBytes(ref: string, policy: ImagePolicy, param: string): Promi
   } catch {
     throw new ApiError(400, `${param}: no such image under the image root`, param, 'invalid_image'); // the same words whether it exists or not
   }
-  const { readFile, stat } = await import('node:fs/promises');
   if ((await stat(path)).size > policy.maxBytes) throw new ApiError(413, `${param}: the image is over ${policy.maxBytes} bytes`, param, 'image_too_large');
-  return new Uint8Array(await readFile(resolve(path)));
+  return new Uint8Array(await readFile(path));
 }
 
 function remoteBytes(url: URL, policy: ImagePolicy, param: string, redirects: number): Promise<Uint8Array> {
+  // Every address the lookup gives (one, or all of them for Node's happy-eyeballs connect) must be public.
   const guarded: LookupFunction = (host, options, done) =>
-    lookup(host, { ...options, all: false }, (err, address, family) => {
-      if (!err && !policy.allowPrivateAddresses && isPrivateAddress(address as string)) {
+    lookup(host, options, (err, address: string | LookupAddress[], family?: number) => {
+      const addresses = typeof address === 'string' ? [address] : address.map((a) => a.address);
+      if (!err && !policy.allowPrivateAddresses && addresses.some(isPrivateAddress)) {
         done(Object.assign(new Error('a private address'), { code: 'EPRIVATE' }), '', 4);
-      } else done(err, address, family);
+      } else done(err, address as string, family);
     });
-  if (!policy.allowPrivateAddresses && isIP(url.hostname.replace(/^\[|\]$/g, '')) && isPrivateAddress(url.hostname.replace(/^\[|\]$/g, ''))) {
+  const literal = url.hostname.replace(/^\[|\]$/g, ''); // an IP address is connected to without a lookup
+  if (!policy.allowPrivateAddresses && isIP(literal) && isPrivateAddress(literal)) {
     return Promise.reject(new ApiError(400, `${param}: ${url.hostname} is a private address`, param, 'invalid_image'));
   }
   return new Promise((ok, fail) => {
     const get = url.protocol === 'https:' ? httpsGet : httpGet;
-    const req = get(url, { lookup: guarded, timeout: policy.remoteTimeoutMs, signal: AbortSignal.timeout(policy.remoteTimeoutMs) }, (res: IncomingMessage) => {
+    // The whole transfer is bounded in time (a slow trickle too), not just each wait for the socket.
+    const req = get(url, { lookup: guarded, signal: AbortSignal.timeout(policy.remoteTimeoutMs) }, (res: IncomingMessage) => {
       const status = res.statusCode ?? 0;
-      if (status >= 300 && status < 400 && res.headers.location && redirects > 0) {
+      const next = status >= 300 && status < 400 && res.headers.location ? new URL(res.headers.location, url) : null;
+      if (next && redirects > 0 && /^https?:$/.test(next.protocol)) {
         res.resume();
-        remoteBytes(new URL(res.headers.location, url), policy, param, redirects - 1).then(ok, fail);
+        remoteBytes(next, policy, param, redirects - 1).then(ok, fail);
         return;
       }
       if (status !== 200) {
@@ -116,13 +120,14 @@ function remoteBytes(url: URL, policy: ImagePolicy, param: string, redirects: nu
         } else chunks.push(c);
       });
       res.on('end', () => ok(new Uint8Array(Buffer.concat(chunks))));
-      res.on('error', (e) => fail(e));
+      res.on('error', failed);
     });
-    req.on('error', (e) => {
+    req.on('error', failed);
+    function failed(e: Error): void {
       if (e instanceof ApiError) fail(e);
       else if ((e as NodeJS.ErrnoException).code === 'EPRIVATE') fail(new ApiError(400, `${param}: ${url.hostname} is a private address`, param, 'invalid_image'));
+      else if (e.name === 'AbortError') fail(new ApiError(400, `${param}: fetching the image took over ${policy.remoteTimeoutMs} ms`, param, 'invalid_image'));
       else fail(new ApiError(400, `${param}: cannot fetch the image (${(e as NodeJS.ErrnoException).code ?? e.message})`, param, 'invalid_image'));
-    });
-    req.on('timeout', () => req.destroy(new ApiError(400, `${param}: fetching the image took over ${policy.remoteTimeoutMs} ms`, param, 'invalid_image')));
+    }
   });
 }

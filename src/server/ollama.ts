@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { packageVersion, type DrawnPrompt, type GenerationOptions, type RgbImage, type VisualPrompt } from '../index.node.js';
-import type { CompletionRequest, CompletionResult, Part, Turn } from './completion.js';
+import { reportedFinish, type CompletionRequest, type CompletionResult, type Part, type Turn } from './completion.js';
 import { ApiError } from './errors.js';
 import { OLLAMA_CHAT, OLLAMA_GENERATE, OLLAMA_MODEL } from './schemas.js';
 import type { Service, VisualPromptOptions } from './service.js';
@@ -80,7 +80,6 @@ const request = (turns: Turn[], drawn: boolean, b: Common): CompletionRequest =>
   imageAspectRatio: b.image_aspect_ratio ?? (drawn ? 'pad' : undefined),
 });
 
-const doneReason = (r: 'stop' | 'length' | 'abort') => (r === 'abort' ? 'length' : r);
 
 function stats(result: CompletionResult, arrived: bigint) {
   return {
@@ -100,14 +99,14 @@ async function answer(s: Service, r: CompletionRequest, reply: FastifyReply, str
   if (!stream) {
     const result = await s.complete(r, clientGone(reply), () => {});
     const c = result.choices[0];
-    return { ...base(), ...shape(c.text), done: true, done_reason: doneReason(c.finishReason), ...stats(result, arrived) };
+    return { ...base(), ...shape(c.text), done: true, done_reason: reportedFinish(c.finishReason), ...stats(result, arrived) };
   }
   const out = openStream(reply, 'application/x-ndjson');
   try {
     const result = await s.complete(r, out.gone, (d) => {
       if (d.text) out.write(`${JSON.stringify({ ...base(), ...shape(d.text), done: false })}\n`);
     });
-    out.write(`${JSON.stringify({ ...base(), ...shape(''), done: true, done_reason: doneReason(result.choices[0].finishReason), ...stats(result, arrived) })}\n`);
+    out.write(`${JSON.stringify({ ...base(), ...shape(''), done: true, done_reason: reportedFinish(result.choices[0].finishReason), ...stats(result, arrived) })}\n`);
   } catch (e) {
     if (!out.started) throw e;
     out.write(`${JSON.stringify({ error: (e as Error).message })}\n`);
@@ -145,8 +144,8 @@ export function ollamaRoutes(app: FastifyInstance, s: Service): void {
   const details = () => ({
     parent_model: '',
     format: 'safetensors',
-    family: s.info.family,
-    families: [s.info.family, 'clip'],
+    family: s.family,
+    families: [s.family, 'clip'],
     parameter_size: parameterSize(s.info.parameters),
     quantization_level: s.info.dtype,
   });
@@ -162,12 +161,12 @@ export function ollamaRoutes(app: FastifyInstance, s: Service): void {
     return {
       modelfile: `FROM ${s.info.name}\n`,
       parameters: '',
-      template: s.info.chatTemplate,
+      template: s.chatTemplate,
       details: details(),
       model_info: {
-        'general.architecture': s.info.family,
+        'general.architecture': s.family,
         'general.parameter_count': s.info.parameters,
-        [`${s.info.family}.context_length`]: s.info.contextLength,
+        [`${s.family}.context_length`]: s.contextLength,
       },
       capabilities: ['completion', 'vision'],
       modified_at: new Date(s.started).toISOString(),

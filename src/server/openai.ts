@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { DrawnPrompt, GenerationOptions, VisualPrompt } from '../index.node.js';
-import type { CompletionRequest, Delta, Part, Turn } from './completion.js';
+import { reportedFinish, type CompletionRequest, type Delta, type Part, type Turn } from './completion.js';
 import { ApiError } from './errors.js';
 import { OPENAI_CHAT } from './schemas.js';
 import type { Service, VisualPromptOptions } from './service.js';
@@ -101,7 +101,6 @@ function logprobEntry(s: Service, d: Delta) {
   };
 }
 
-const finishReason = (r: 'stop' | 'length' | 'abort') => (r === 'abort' ? 'length' : r);
 
 export function openaiRoutes(app: FastifyInstance, s: Service): void {
   app.get('/v1/models', async () => ({ object: 'list', data: [modelCard(s)] }));
@@ -128,7 +127,7 @@ export function openaiRoutes(app: FastifyInstance, s: Service): void {
           index,
           message: { role: 'assistant', content: c.text, refusal: null },
           logprobs: withLogprobs ? { content: logprobs[index] ?? [] } : null,
-          finish_reason: finishReason(c.finishReason),
+          finish_reason: reportedFinish(c.finishReason),
         })),
         usage: usage(result),
       };
@@ -152,7 +151,7 @@ async function streamCompletion(s: Service, r: CompletionRequest, reply: Fastify
       }
       if (d.finishReason === 'abort') return;
       if (d.text || d.token >= 0 || d.finishReason) {
-        chunk([{ index: d.choice, delta: d.text ? { content: d.text } : {}, logprobs: withLogprobs && d.token >= 0 ? { content: [logprobEntry(s, d)] } : null, finish_reason: d.finishReason ? finishReason(d.finishReason) : null }]);
+        chunk([{ index: d.choice, delta: d.text ? { content: d.text } : {}, logprobs: withLogprobs && d.token >= 0 ? { content: [logprobEntry(s, d)] } : null, finish_reason: d.finishReason ? reportedFinish(d.finishReason) : null }]);
       }
     });
     if (includeUsage) chunk([], { usage: usage(result) });

@@ -3,7 +3,7 @@
  * prompts from requests, the limits, and the metrics. Each API turns its body into a CompletionRequest and its
  * events into its own shape.
  */
-import { ContinuousBatcher, drawVisualPrompts, fillPhrases, InputError, type DrawnPrompt, type RgbImage, type VisualPrompt } from '../index.node.js';
+import { BUILTIN_TEMPLATES, ContinuousBatcher, drawVisualPrompts, fillPhrases, InputError, type DrawnPrompt, type RgbImage, type VisualPrompt } from '../index.node.js';
 import { prepareCompletion, runCompletion, type CompletionRequest, type CompletionResult, type Delta, type Model } from './completion.js';
 import { ApiError } from './errors.js';
 import { requestImage, type ImagePolicy } from './images.js';
@@ -17,9 +17,6 @@ export interface ModelInfo {
   sizeBytes: number;
   /** What the weights compute in, e.g. "float16" or "int8". */
   dtype: string;
-  family: string;
-  contextLength: number;
-  chatTemplate: string;
 }
 
 export interface ServiceOptions {
@@ -62,6 +59,21 @@ export class Service {
     });
   }
 
+  /** Positions the model takes (max_position_embeddings). */
+  get contextLength(): number {
+    return this.model.model.config.text_config.max_position_embeddings;
+  }
+
+  /** The language model's family ("llama", "mistral"). */
+  get family(): string {
+    return this.model.model.config.text_config.model_type;
+  }
+
+  /** The chat template the processor renders with. */
+  get chatTemplate(): string {
+    return this.model.processor.settings.chatTemplate?.text ?? BUILTIN_TEMPLATES.hub;
+  }
+
   /** A 404 unless `model` names the served model. */
   checkModel(model: string | undefined, param = 'model'): void {
     if (model === undefined || model === this.info.name || model === `${this.info.name}:latest`) return;
@@ -102,11 +114,11 @@ export class Service {
   async complete(r: CompletionRequest, clientGone: AbortSignal, onDelta: (d: Delta) => void): Promise<CompletionResult> {
     const signal = AbortSignal.any([clientGone, AbortSignal.timeout(this.options.timeoutMs)]);
     const prepared = await prepareCompletion(this.model, r);
-    const room = this.info.contextLength - prepared.promptTokens;
-    if (room < 1) throw new ApiError(400, `the prompt has ${prepared.promptTokens} tokens (images included), but the model's context is ${this.info.contextLength}`, 'messages', 'context_length_exceeded');
+    const room = this.contextLength - prepared.promptTokens;
+    if (room < 1) throw new ApiError(400, `the prompt has ${prepared.promptTokens} tokens (images included), but the model's context is ${this.contextLength}`, 'messages', 'context_length_exceeded');
     const wanted = r.options.maxNewTokens;
     if (wanted !== undefined && wanted > room) {
-      throw new ApiError(400, `the prompt (${prepared.promptTokens} tokens) and ${wanted} new tokens need ${prepared.promptTokens + wanted} positions, but the model's context is ${this.info.contextLength}; ask for ${room} or fewer`, 'max_tokens', 'context_length_exceeded');
+      throw new ApiError(400, `the prompt (${prepared.promptTokens} tokens) and ${wanted} new tokens need ${prepared.promptTokens + wanted} positions, but the model's context is ${this.contextLength}; ask for ${room} or fewer`, 'max_tokens', 'context_length_exceeded');
     }
     const n = r.options.numReturnSequences ?? 1;
     const { running, waiting } = this.batcher.size;

@@ -21,7 +21,7 @@ export async function serve(options: Partial<ServiceOptions> = {}, server: Parti
   const { model, processor } = await shipped();
   const service = new Service(
     { model, processor, templateStops: ['###'] },
-    { name: 'vip-llava-synthetic', parameters: 9_690_000, sizeBytes: 0, dtype: 'float16', family: 'llama', contextLength: model.config.text_config.max_position_embeddings, chatTemplate: '' },
+    { name: 'vip-llava-synthetic', parameters: 9_690_000, sizeBytes: 0, dtype: 'float16' },
     { images: { maxPixels: DEFAULT_MAX_PIXELS, maxBytes: 20 << 20, allowRemote: false, remoteTimeoutMs: 5000 }, maxImages: 4, maxBatch: 4, maxQueue: 16, timeoutMs: 60_000, ...options },
   );
   const app = await createServer(service, { bodyLimit: 8 << 20, ...server });
