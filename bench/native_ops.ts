@@ -38,7 +38,9 @@ const SHAPES = [
   { name: 'prefill down 626×4096×11008', m: 626, n: 4096, k: 11008 },
   { name: 'vision fc1 577×4096×1024', m: 577, n: 4096, k: 1024 },
   { name: 'decode up 1×11008×4096', m: 1, n: 11008, k: 4096 },
+  { name: 'decode up 2×11008×4096', m: 2, n: 11008, k: 4096 },
   { name: 'decode up 4×11008×4096', m: 4, n: 11008, k: 4096 },
+  { name: 'decode up 8×11008×4096', m: 8, n: 11008, k: 4096 },
 ];
 
 async function main() {
@@ -59,7 +61,7 @@ async function main() {
       const gflops = (2 * s.m * s.n * s.k) / t.median / 1e9;
       const gbs = (s.n * s.k * f.bytesPerWeight) / t.median / 1e9;
       const peak = peakFor(f.linear, limits);
-      const bound = s.m <= 4 ? `${((100 * gbs) / limits.readGBs).toFixed(0)}% of read` : `${((100 * gflops) / peak.value).toFixed(0)}% of ${peak.name} peak`;
+      const bound = s.m <= 8 ? `${((100 * gbs) / limits.readGBs).toFixed(0)}% of read` : `${((100 * gflops) / peak.value).toFixed(0)}% of ${peak.name} peak`;
       console.log(`${f.name.padEnd(19)} ${s.name.padEnd(30)} ${(t.median * 1e3).toFixed(2).padStart(8)} ms  ${gflops.toFixed(0).padStart(5)} GFLOP/s  ${gbs.toFixed(1).padStart(5)} GB/s  (${bound})`);
     }
   }

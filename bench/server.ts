@@ -2,7 +2,8 @@
  * `npm run bench:server`: concurrent streaming clients against `vipllava serve`'s OpenAI route — 1, 2, 4 and 8 at
  * once, each asking for the same number of tokens (min_tokens = max_tokens, so random weights cannot stop early) —
  * on the shipped model and on the 7B bench checkpoint (8-bit weights, the shipped model's tokenizer): aggregate
- * decode tokens/s, time to first token p50/p95, and the ratio to one client; then a conversation's follow-up turn
+ * tokens/s over whole runs and while every client decodes (the decode rate, prefills outside it), time to first
+ * token p50/p95, and the ratios to one client; then a conversation's follow-up turn
  * against its first (image) turn, time to first token. With --llama-server PATH, llama.cpp's server runs the bench
  * checkpoint's language model (its GGUF, written by `npm run bench`) under the same text-only load in the same
  * window, for a side-by-side ratio.
@@ -39,6 +40,8 @@ interface Sample {
   ttft: number;
   seconds: number;
   tokens: number;
+  /** When each content chunk (a token) arrived, in ms of performance.now(). */
+  arrivals: number[];
 }
 
 /** One streaming chat completion; seconds to the first content and to the end, and the tokens (from usage). */
@@ -53,6 +56,7 @@ async function client(url: string, model: string, messages: unknown[], tokens: n
   if (!r.ok) throw new Error(`HTTP ${r.status}: ${await r.text()}`);
   let ttft = 0;
   let used = 0;
+  const arrivals: number[] = [];
   let pending = '';
   for await (const piece of r.body!.pipeThrough(new TextDecoderStream())) {
     pending += piece;
@@ -62,11 +66,14 @@ async function client(url: string, model: string, messages: unknown[], tokens: n
       const data = e.replace(/^data: /, '');
       if (data === '[DONE]') continue;
       const chunk = JSON.parse(data) as { choices?: Array<{ delta?: { content?: string } }>; usage?: { completion_tokens: number } };
-      if (!ttft && chunk.choices?.[0]?.delta?.content) ttft = (performance.now() - t0) / 1000;
+      if (chunk.choices?.[0]?.delta?.content) {
+        arrivals.push(performance.now());
+        ttft ||= (performance.now() - t0) / 1000;
+      }
       if (chunk.usage) used = chunk.usage.completion_tokens;
     }
   }
-  return { ttft, seconds: (performance.now() - t0) / 1000, tokens: used || tokens };
+  return { ttft, seconds: (performance.now() - t0) / 1000, tokens: used || tokens, arrivals };
 }
 
 const quantile = (xs: number[], q: number) => {
@@ -75,28 +82,61 @@ const quantile = (xs: number[], q: number) => {
 };
 const median = (xs: number[]) => quantile(xs, 0.5);
 
-/** `clients` at once, RUNS times: median aggregate tokens/s, and TTFT p50/p95 over every client of every run. */
+/**
+ * Aggregate decode tokens/s: the tokens that arrived while every client was decoding (from the last first token to
+ * the first last token), per second of that window; prompts and their prefills lie outside it.
+ */
+function decodeRate(samples: Sample[]): number {
+  const from = Math.max(...samples.map((s) => s.arrivals[0]));
+  const to = Math.min(...samples.map((s) => s.arrivals[s.arrivals.length - 1]));
+  const inside = samples.reduce((n, s) => n + s.arrivals.filter((t) => t > from && t <= to).length, 0);
+  return to > from ? (inside / (to - from)) * 1000 : NaN;
+}
+
+/**
+ * `clients` at once, RUNS times: median aggregate tokens/s over the whole run (prompts included) and while all
+ * decode, and TTFT p50/p95 over every client of every run.
+ */
 async function level(url: string, model: string, clients: number, tokens: number) {
   const rates: number[] = [];
+  const decodes: number[] = [];
   const ttfts: number[] = [];
   for (let run = 0; run < RUNS; run++) {
     const t0 = performance.now();
     const samples = await Promise.all(Array.from({ length: clients }, (_, i) => client(url, model, [{ role: 'user', content: `Count from ${i + 1} to ${i + 20}.` }], tokens)));
     const wall = (performance.now() - t0) / 1000;
     rates.push(samples.reduce((s, x) => s + x.tokens, 0) / wall);
+    decodes.push(decodeRate(samples));
     ttfts.push(...samples.map((s) => s.ttft));
   }
-  return { rate: median(rates), p50: quantile(ttfts, 0.5), p95: quantile(ttfts, 0.95) };
+  return { rate: median(rates), decode: median(decodes), p50: quantile(ttfts, 0.5), p95: quantile(ttfts, 0.95) };
 }
 
-async function loadLevels(label: string, url: string, model: string, tokens: number): Promise<number[]> {
+/** Each level's aggregate rates: whole runs and decode windows. */
+interface Rates {
+  whole: number[];
+  decode: number[];
+}
+
+async function loadLevels(label: string, url: string, model: string, tokens: number): Promise<Rates> {
   console.log(`\n${label}: ${tokens} tokens per client, ${RUNS} runs per level (medians; TTFT over all clients)`);
-  console.log('clients  tokens/s  × one client  TTFT p50   TTFT p95');
-  const rates: number[] = [];
+  console.log('tokens/s: over the whole run (prompts and prefills included), and while every client decodes');
+  console.log('clients  whole run  × one client  decoding  × one client  TTFT p50   TTFT p95');
+  const rates: Rates = { whole: [], decode: [] };
   for (const c of LEVELS) {
     const r = await level(url, model, c, tokens);
-    rates.push(r.rate);
-    console.log(`${String(c).padStart(7)}  ${r.rate.toFixed(2).padStart(8)}  ${(r.rate / rates[0]).toFixed(2).padStart(12)}  ${r.p50.toFixed(3).padStart(7)} s  ${r.p95.toFixed(3).padStart(7)} s`);
+    rates.whole.push(r.rate);
+    rates.decode.push(r.decode);
+    const cells = [
+      String(c).padStart(7),
+      r.rate.toFixed(2).padStart(9),
+      (r.rate / rates.whole[0]).toFixed(2).padStart(12),
+      r.decode.toFixed(2).padStart(8),
+      (r.decode / rates.decode[0]).toFixed(2).padStart(12),
+      `${r.p50.toFixed(3).padStart(7)} s`,
+      `${r.p95.toFixed(3).padStart(7)} s`,
+    ];
+    console.log(cells.join('  '));
   }
   return rates;
 }
@@ -163,7 +203,7 @@ if (models.includes('7b')) {
   } else {
     const tokens = Number(values.tokens ?? 24);
     // llama.cpp first, alone in memory, then ours: the same load in the same window.
-    let theirs: number[] | null = null;
+    let theirs: Rates | null = null;
     if (values['llama-server']) {
       const l = await llamaServer(values['llama-server']);
       theirs = await loadLevels('llama.cpp llama-server, the same language model (q8_0 GGUF), text-only prompts', l.url, 'model', tokens);
@@ -172,7 +212,11 @@ if (models.includes('7b')) {
     const model = await VipLlavaForConditionalGeneration.fromPretrained(DIR, { dtype: values.dtype as WeightDtype });
     const s = await serveModel(model, processor, 'vip-llava-7b-random');
     const ours = await loadLevels(`7B bench checkpoint (${values.dtype} weights), text-only prompts`, s.url, 'vip-llava-7b-random', tokens);
-    if (theirs) console.log(`\nratio vipllava / llama-server, aggregate tokens/s: ${LEVELS.map((c, i) => `${c} clients ${(ours[i] / theirs![i]).toFixed(2)}`).join(', ')}`);
+    if (theirs) {
+      const ratios = (a: number[], b: number[]) => LEVELS.map((c, i) => `${c} clients ${(a[i] / b[i]).toFixed(2)}`).join(', ');
+      console.log(`\nratio vipllava / llama-server, aggregate tokens/s over whole runs: ${ratios(ours.whole, theirs.whole)}`);
+      console.log(`ratio vipllava / llama-server, aggregate decode tokens/s: ${ratios(ours.decode, theirs.decode)}`);
+    }
     await followUp(s.url, 'vip-llava-7b-random');
     await s.close();
   }

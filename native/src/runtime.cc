@@ -9,6 +9,9 @@
 #include <set>
 #include <stdexcept>
 #include <utility>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 namespace vip {
 
@@ -38,6 +41,20 @@ size_t size_class(size_t n) {
   return (n + step - 1) / step * step;
 }
 
+// Memory for a new block: 64-byte aligned; from 2 MiB on, aligned to 2 MiB and, on Linux, backed by huge pages
+// where the kernel has them to give (transparent huge pages on request): a kernel streaming a weight matrix then
+// crosses a page, where the hardware prefetcher stops and the TLB misses, every 2 MiB instead of every 4 KiB.
+void* fresh(size_t bytes) {
+  constexpr size_t huge = size_t(2) << 20;
+  if (bytes < huge) return std::aligned_alloc(64, bytes);
+  void* p = nullptr;
+  if (posix_memalign(&p, huge, bytes) != 0) return nullptr;
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  madvise(p, bytes / huge * huge, MADV_HUGEPAGE);  // advice only: without huge pages the block is as it was
+#endif
+  return p;
+}
+
 }  // namespace
 
 Buffer::Buffer(size_t n, bool zero, bool lazy) : bytes(n), zero_(zero) {
@@ -55,7 +72,7 @@ void Buffer::allocate() {
       g_cache.held -= cls;
     }
   }
-  if (!data_) data_ = std::aligned_alloc(64, cls);
+  if (!data_) data_ = fresh(cls);
   if (!data_) throw std::bad_alloc();
   if (zero_) std::memset(data_, 0, cls);
   g_live += int64_t(bytes);

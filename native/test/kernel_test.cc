@@ -75,7 +75,7 @@ std::vector<float> run_linear(const Kernels& k, ThreadPool& pool, Format f, cons
 
 void test_linear(const Kernels& k, ThreadPool& pool) {
   const int64_t shapes[][3] = {{1, 37, 45}, {1, 64, 70}, {1, 1024, 96}, {2, 64, 33}, {3, 300, 64}, {4, 100, 130}, {5, 64, 64},
-                               {9, 300, 70}, {17, 64, 96}, {70, 517, 97}, {13, 600, 40},
+                               {8, 300, 70}, {9, 300, 70}, {17, 64, 96}, {70, 517, 97}, {13, 600, 40}, {2, 2100, 70}, {8, 2100, 45},
                                {13, 2100, 40}};  // past int8_kc (2048): int8 GEMMs accumulate over k blocks
   for (const auto& s : shapes) {
     const int64_t m = s[0], kk = s[1], n = s[2];
