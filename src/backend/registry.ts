@@ -1,8 +1,8 @@
 /**
  * The one place that knows the engines. `createBackend()` picks one for a device: an explicit choice, else
  * $VIPLLAVA_ENGINE, else the fastest that runs here, saying once when the native engine cannot load. The
- * reference engine is always here; the Node entry (index.node.ts) registers the native one, and the WebGPU
- * engine will register for device "webgpu". Factories are asynchronous, as a GPU adapter request is.
+ * reference engine is always here; the Node entry (index.node.ts) registers the native one and the WebGPU
+ * engine (device "webgpu", through Dawn). Factories are asynchronous, as a GPU adapter request is.
  */
 import { oneOf, positiveInteger } from '../checks.js';
 import { VipLlavaError } from '../errors.js';
@@ -22,7 +22,8 @@ export interface BackendOptions {
 
 /** An engine this runtime can build. */
 export interface Engine {
-  name: Exclude<EngineName, 'auto'>;
+  /** 'native' and 'reference' run on the CPU; a device's engine is named for it ('webgpu'). */
+  name: Exclude<EngineName, 'auto'> | 'webgpu';
   device: Device;
   /** Why it cannot run here, or null when it can. */
   unavailable(): string | null;
@@ -50,8 +51,10 @@ let warnedNoNative = false;
 
 /** The options checked, the engine name resolved from $VIPLLAVA_ENGINE where the caller left it to "auto". */
 export function checkBackendOptions(o: BackendOptions, name: (option: string) => string = (s) => s): Required<Pick<BackendOptions, 'device' | 'engine'>> & BackendOptions {
-  const device = oneOf(o.device ?? 'cpu', DEVICES, name('device'));
   const given = oneOf(o.engine ?? 'auto', ENGINE_NAMES, name('engine'));
+  // $VIPLLAVA_DEVICE is the default device where neither a device nor a CPU engine was asked for
+  const fromEnvDevice = o.device === undefined && given === 'auto' ? env('VIPLLAVA_DEVICE') || undefined : undefined;
+  const device = fromEnvDevice === undefined ? oneOf(o.device ?? 'cpu', DEVICES, name('device')) : oneOf(fromEnvDevice, DEVICES, '$VIPLLAVA_DEVICE');
   const fromEnv = given === 'auto' ? env('VIPLLAVA_ENGINE') || undefined : undefined;
   const engine = fromEnv === undefined ? given : oneOf(fromEnv, ENGINE_NAMES, '$VIPLLAVA_ENGINE');
   if (o.threads !== undefined) positiveInteger(o.threads, name('threads'));
@@ -61,8 +64,13 @@ export function checkBackendOptions(o: BackendOptions, name: (option: string) =>
 export async function createBackend(options: BackendOptions = {}): Promise<Backend> {
   const { device, engine, threads } = checkBackendOptions(options);
   if (device !== 'cpu') {
-    const gpu = [...engines.values()].find((e) => e.device === device && e.unavailable() === null);
-    if (!gpu) throw new VipLlavaError(`device "${device}" is not available: no engine for it has been registered yet (supported: "cpu")`);
+    if (engine !== 'auto') throw new VipLlavaError(`engine "${engine}" runs on the CPU, not on device "${device}"`);
+    const candidates = [...engines.values()].filter((e) => e.device === device);
+    const gpu = candidates.find((e) => e.unavailable() === null);
+    if (!gpu) {
+      const why = candidates.map((e) => e.unavailable()).join('; ') || 'no engine for it is registered in this runtime';
+      throw new VipLlavaError(`device "${device}" is not available: ${why}`);
+    }
     return gpu.create({ device, threads });
   }
   const native = engines.get('native');

@@ -48,6 +48,7 @@ const FLAG_NAMES: Record<string, string> = {
   doSample: '--do-sample',
   dtype: '--dtype',
   engine: '--engine',
+  device: '--device',
   threads: '--threads',
   kvCacheDtype: '--kv-cache',
   imageAspectRatio: '--image-aspect-ratio',

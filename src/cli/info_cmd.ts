@@ -3,7 +3,7 @@ import { createBackend, loadConfig, unavailableEngines, openCheckpoint, VipLlava
 
 /** The engine a load with these options would run on (its kernel set and what bfloat16 computes with), and why others cannot. */
 async function engineLine(options: FromPretrainedOptions): Promise<string> {
-  const missing = unavailableEngines().map(({ name, why }) => `; ${name} engine not available: ${why}`);
+  const missing = [...unavailableEngines('cpu'), ...unavailableEngines('webgpu')].map(({ name, why }) => `; ${name} engine not available: ${why}`);
   return `engine         ${(await createBackend(options)).describe()}${missing.join('')}`;
 }
 

@@ -45,6 +45,8 @@ engine options (generate, chat, eval, serve):
                             how the KV cache holds keys and values (default float32; float16 halves it)
   --engine auto|native|reference
                             native: the compiled SIMD engine (default when built); reference: plain TypeScript
+  --device cpu|webgpu       webgpu: the GPU through WebGPU (Dawn; float32/float16/bfloat16 weights);
+                            $VIPLLAVA_WEBGPU_BACKEND=vulkan|opengles picks Dawn's backend (default: the first that works)
   --threads N               compute threads of the native engine (default: physical cores)
 
 common options:
@@ -75,6 +77,7 @@ function parse(argv: string[]) {
         limit: { type: 'string' },
         dtype: { type: 'string' },
         engine: { type: 'string' },
+        device: { type: 'string' },
         threads: { type: 'string' },
         'quantize-vision': { type: 'boolean', default: false },
         'kv-cache': { type: 'string' },
@@ -157,11 +160,12 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-/** --dtype, --engine, --threads, --quantize-vision and --kv-cache as fromPretrained options, checked by the library (errors name the flags). */
-function engineOptions(values: { dtype?: string; engine?: string; threads?: string; 'quantize-vision'?: boolean; 'kv-cache'?: string }): FromPretrainedOptions {
+/** --dtype, --engine, --device, --threads, --quantize-vision and --kv-cache as fromPretrained options, checked by the library (errors name the flags). */
+function engineOptions(values: { dtype?: string; engine?: string; device?: string; threads?: string; 'quantize-vision'?: boolean; 'kv-cache'?: string }): FromPretrainedOptions {
   const options = {
     dtype: values.dtype,
     engine: values.engine,
+    device: values.device,
     threads: values.threads === undefined || Number.isNaN(Number(values.threads)) ? values.threads : Number(values.threads), // "abc" is refused as given
     quantizeVision: values['quantize-vision'] || undefined,
     kvCacheDtype: values['kv-cache'],

@@ -218,7 +218,7 @@ describe('native engine', () => {
       const a = await VipLlavaForConditionalGeneration.fromPretrained(${JSON.stringify(TINY_LLAMA)});
       const b = await VipLlavaForConditionalGeneration.fromPretrained(${JSON.stringify(TINY_LLAMA)});
       console.log(a.backend.name, b.backend.name);`;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, VIPLLAVA_NO_NATIVE: '1', VIPLLAVA_ENGINE: '' } });
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, VIPLLAVA_NO_NATIVE: '1', VIPLLAVA_ENGINE: '', VIPLLAVA_DEVICE: '' } });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), 'reference reference');
     assert.equal(r.stderr.match(/native CPU engine is not available \(disabled by \$VIPLLAVA_NO_NATIVE\)/g)?.length, 1, r.stderr);

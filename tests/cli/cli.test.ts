@@ -55,8 +55,10 @@ describe('vipllava CLI', () => {
     assert.match(r.stdout, /text\s+llama, 2 layers, hidden 64, heads 4\/2 kv, vocab 32064/);
     assert.match(r.stdout, /processor\s+resize shortest edge 56, crop 56×56, 16 <image> tokens per image/);
     assert.match(r.stdout, /chat template\s+.*tiny-llama\/chat_template\.json/);
-    const isa = process.env.VIPLLAVA_ENGINE === 'reference' ? null : nativeAddon()?.info().isa;
-    assert.match(r.stdout, isa ? new RegExp(`engine\\s+native, ${isa} kernels \\(.+\\), \\d+ threads; bfloat16: `) : /engine\s+reference/);
+    const webgpu = process.env.VIPLLAVA_DEVICE === 'webgpu' && !process.env.VIPLLAVA_ENGINE;
+    const isa = process.env.VIPLLAVA_ENGINE === 'reference' || webgpu ? null : nativeAddon()?.info().isa;
+    const engine = webgpu ? /engine\s+webgpu \(Dawn (vulkan|opengles), .+; WGSL kernels/ : isa ? new RegExp(`engine\\s+native, ${isa} kernels \\(.+\\), \\d+ threads; bfloat16: `) : /engine\s+reference/;
+    assert.match(r.stdout, engine);
     if (isa) {
       const forced = await run(['info', '--model', TINY_LLAMA], { VIPLLAVA_ISA: 'portable' });
       assert.match(forced.stdout, /engine\s+native, portable kernels \(plain C\+\+.*\), \d+ threads; bfloat16: fp32 compute from bf16 storage/);

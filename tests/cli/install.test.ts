@@ -24,7 +24,7 @@ test('a failed native build is recorded at install and named by the library', ()
   assert.match(install.stderr, /native engine failed to build at npm install .*reference TypeScript kernels/);
   assert.match(readFileSync(join(pkg, 'build', 'native-build-failed.txt'), 'utf8'), /failed to build at npm install \(run "npm run build:native" to see why\)/);
 
-  const env = { ...process.env, VIPLLAVA_ENGINE: '', VIPLLAVA_NO_NATIVE: '' };
+  const env = { ...process.env, VIPLLAVA_ENGINE: '', VIPLLAVA_NO_NATIVE: '', VIPLLAVA_DEVICE: '' };
   const info = spawnSync(process.execPath, [join(pkg, 'dist', 'src', 'cli', 'main.js'), 'info', '--model', TINY_LLAMA], { encoding: 'utf8', env });
   assert.equal(info.status, 0, info.stderr);
   assert.match(info.stdout, /engine\s+reference \(TypeScript, fp32 compute\); native engine not available: the native engine failed to build at npm install/);

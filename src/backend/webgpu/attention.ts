@@ -1,0 +1,195 @@
+/**
+ * Scaled dot-product attention, q [B, S, nh·d] over k, v [B, T, nkv·d] (f32 or a float16 cache), with a running
+ * maximum and sum (online softmax), so no S × T matrix is ever made; causal, sliding-window and key-mask rules as
+ * the reference's. Two shapes of work:
+ * - few queries (decode): a workgroup per (batch, query, head); keys go by in chunks of 64, one score per thread;
+ * - many queries (prefill, the vision tower): a workgroup per 64 queries of one (batch, head), a thread per
+ *   query, keys and values staged in workgroup memory 16 rows at a time and shared by all 64.
+ */
+import type { Recorder } from './recorder.js';
+import { f32Bits } from './norms.js';
+import { helpers, reader, type GpuDtype } from './wgsl.js';
+
+const T = 64;
+/** Largest head_dim: each thread keeps MAX_D / 64 output dims. */
+export const MAX_HEAD_DIM = 256;
+
+function perQuery(kv: GpuDtype): string {
+  return /* wgsl */ `
+struct P { batch: u32, seq: u32, heads: u32, kv_heads: u32, d: u32, kv_length: u32, kv_rows: u32, scale: f32,
+           past: u32, causal: u32, window: u32, masked: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> q: array<f32>;
+${helpers(kv)}
+${reader('k', 2, kv)}
+${reader('v', 3, kv)}
+@group(0) @binding(4) var<storage, read> key_mask: array<u32>;
+@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+var<workgroup> qv: array<f32, ${MAX_HEAD_DIM}>;
+var<workgroup> sc: array<f32, ${T}>;
+const NEG = -3.0e38;
+@compute @workgroup_size(${T})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let item = wid.y * 65535u + wid.x;  // (b · seq + s) · heads + h
+  if (item >= p.batch * p.seq * p.heads) { return; }
+  let h = item % p.heads;
+  let bs = item / p.heads;
+  let b = bs / p.seq;
+  let s = bs % p.seq;
+  let g = h / (p.heads / p.kv_heads);
+  let q_off = bs * p.heads * p.d + h * p.d;
+  let kv_width = p.kv_heads * p.d;
+  for (var i = lid; i < p.d; i += ${T}u) { qv[i] = q[q_off + i]; }
+  workgroupBarrier();
+  let qi = select(0u, p.past + s, p.causal == 1u);
+  var last = i32(p.kv_length) - 1;
+  if (p.causal == 1u) { last = min(last, i32(qi)); }
+  var first = 0;
+  if (p.window > 0u) { first = max(0, i32(qi) - i32(p.window) + 1); }
+  var m = NEG;
+  var l = 0.0;
+  var acc = array<f32, ${MAX_HEAD_DIM / T}>();
+  for (var t0 = first; t0 <= last; t0 += ${T}) {
+    let t = t0 + i32(lid);
+    var score = NEG;
+    if (t <= last && (p.masked == 0u || key_mask[b * p.kv_length + u32(t)] != 0u)) {
+      let k_off = (b * p.kv_rows + u32(t)) * kv_width + g * p.d;
+      var dot = 0.0;
+      for (var i = 0u; i < p.d; i++) { dot = fma(qv[i], k_at(k_off + i), dot); }
+      score = dot * p.scale;
+    }
+    sc[lid] = score;
+    workgroupBarrier();
+    var cm = NEG;
+    for (var j = 0u; j < ${T}u; j++) { cm = max(cm, sc[j]); }
+    let nm = max(m, cm);
+    workgroupBarrier();
+    // each thread turns its own score into a weight; then every thread adds the chunk's values for its dims
+    sc[lid] = select(exp(score - nm), 0.0, score == NEG);
+    workgroupBarrier();
+    if (cm > NEG) {
+      let corr = select(exp(m - nm), 0.0, m == NEG);
+      l = l * corr;
+      for (var e = 0u; e < ${MAX_HEAD_DIM / T}u; e++) { acc[e] = acc[e] * corr; }
+      let n = u32(min(${T}, last - t0 + 1));
+      for (var j = 0u; j < n; j++) {
+        let pj = sc[j];
+        l = l + pj;
+        let v_off = (b * p.kv_rows + u32(t0) + j) * kv_width + g * p.d;
+        for (var e = 0u; e < ${MAX_HEAD_DIM / T}u; e++) {
+          let i = lid + e * ${T}u;
+          if (i < p.d) { acc[e] = fma(pj, v_at(v_off + i), acc[e]); }
+        }
+      }
+      m = nm;
+    }
+    workgroupBarrier();
+  }
+  for (var e = 0u; e < ${MAX_HEAD_DIM / T}u; e++) {
+    let i = lid + e * ${T}u;
+    if (i < p.d) { y[q_off + i] = select(acc[e] / l, 0.0, m == NEG); }
+  }
+}`;
+}
+
+/** Queries per workgroup, and key rows staged at a time, of the many-query kernel (head_dim ≤ ROWS_MAX_D). */
+const QB = 64;
+const KB = 16;
+const ROWS_MAX_D = 128;
+
+function perBlock(kv: GpuDtype): string {
+  return /* wgsl */ `
+struct P { batch: u32, seq: u32, heads: u32, kv_heads: u32, d: u32, kv_length: u32, kv_rows: u32, scale: f32,
+           past: u32, causal: u32, window: u32, masked: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> q: array<f32>;
+${helpers(kv)}
+${reader('k', 2, kv)}
+${reader('v', 3, kv)}
+@group(0) @binding(4) var<storage, read> key_mask: array<u32>;
+@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+var<workgroup> ks: array<array<f32, ${ROWS_MAX_D}>, ${KB}>;
+var<workgroup> vs: array<array<f32, ${ROWS_MAX_D}>, ${KB}>;
+const NEG = -3.0e38;
+@compute @workgroup_size(${QB})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let blocks = (p.seq + ${QB - 1}u) / ${QB}u;
+  let item = wid.y * 65535u + wid.x;  // ((b · heads + h) · blocks + block)
+  if (item >= p.batch * p.heads * blocks) { return; }
+  let block = item % blocks;
+  let h = (item / blocks) % p.heads;
+  let b = item / (blocks * p.heads);
+  let g = h / (p.heads / p.kv_heads);
+  let kv_width = p.kv_heads * p.d;
+  let s = block * ${QB}u + lid;
+  let live = s < p.seq;
+  let q_off = ((b * p.seq + min(s, p.seq - 1u)) * p.heads + h) * p.d;
+  var qv: array<f32, ${ROWS_MAX_D}>;
+  for (var i = 0u; i < p.d; i++) { qv[i] = q[q_off + i]; }
+  let qi = select(0u, p.past + s, p.causal == 1u);
+  var last = i32(p.kv_length) - 1;
+  if (p.causal == 1u) { last = min(last, i32(qi)); }
+  var first = 0;
+  if (p.window > 0u) { first = max(0, i32(qi) - i32(p.window) + 1); }
+  // the keys any query of the block may see
+  let s_last = min(block * ${QB}u + ${QB - 1}u, p.seq - 1u);
+  var block_last = i32(p.kv_length) - 1;
+  if (p.causal == 1u) { block_last = min(block_last, i32(p.past + s_last)); }
+  var block_first = 0;
+  if (p.window > 0u) { block_first = max(0, i32(select(0u, p.past + block * ${QB}u, p.causal == 1u)) - i32(p.window) + 1); }
+  var m = NEG;
+  var l = 0.0;
+  var acc: array<f32, ${ROWS_MAX_D}>;
+  for (var t0 = block_first; t0 <= block_last; t0 += ${KB}) {
+    // 64 threads stage KB rows of k and v
+    for (var e = lid; e < ${KB}u * p.d; e += ${QB}u) {
+      let j = e / p.d;
+      let i = e % p.d;
+      let t = u32(min(t0 + i32(j), i32(p.kv_rows) - 1));
+      let off = (b * p.kv_rows + t) * kv_width + g * p.d + i;
+      ks[j][i] = k_at(off);
+      vs[j][i] = v_at(off);
+    }
+    workgroupBarrier();
+    for (var j = 0; j < ${KB}; j++) {
+      let t = t0 + j;
+      if (!live || t < first || t > last || (p.masked == 1u && key_mask[b * p.kv_length + u32(t)] == 0u)) { continue; }
+      var dot = 0.0;
+      for (var i = 0u; i < p.d; i++) { dot = fma(qv[i], ks[j][i], dot); }
+      let score = dot * p.scale;
+      let nm = max(m, score);
+      let corr = select(exp(m - nm), 0.0, m == NEG);
+      let pj = exp(score - nm);
+      l = l * corr + pj;
+      for (var i = 0u; i < p.d; i++) { acc[i] = fma(pj, vs[j][i], acc[i] * corr); }
+      m = nm;
+    }
+    workgroupBarrier();
+  }
+  if (live) {
+    for (var i = 0u; i < p.d; i++) { y[q_off + i] = select(acc[i] / l, 0.0, m == NEG); }
+  }
+}`;
+}
+
+export interface AttentionShape {
+  batch: number;
+  seq: number;
+  heads: number;
+  kvHeads: number;
+  d: number;
+  kvLength: number;
+  /** Rows of k and v per batch entry (a preallocated cache may hold more than kvLength). */
+  kvRows: number;
+  scale: number;
+  pastLength: number | null;
+  window: number | null;
+}
+
+export function attention(r: Recorder, y: GPUBuffer, q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, kvDtype: GpuDtype, keyMask: GPUBuffer | null, maskDummy: GPUBuffer, a: AttentionShape): void {
+  const params = [a.batch, a.seq, a.heads, a.kvHeads, a.d, a.kvLength, a.kvRows, f32Bits(a.scale), a.pastLength ?? 0, a.pastLength === null ? 0 : 1, a.window ?? 0, keyMask ? 1 : 0];
+  const buffers = [q, k, v, keyMask ?? maskDummy, y];
+  const blocks = a.seq >= 16 && a.d <= ROWS_MAX_D;
+  const items = blocks ? a.batch * a.heads * Math.ceil(a.seq / QB) : a.batch * a.seq * a.heads;
+  r.dispatch(blocks ? perBlock(kvDtype) : perQuery(kvDtype), { buffers, params }, [Math.min(items, 65535), Math.ceil(items / 65535)]);
+}

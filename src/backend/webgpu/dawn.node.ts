@@ -1,0 +1,90 @@
+/**
+ * A WebGPU device in Node, through Dawn (the optional `webgpu` package). Without a named backend, Dawn's are
+ * tried in turn, Vulkan then OpenGL ES (at the compatibility feature level, over EGL without a display: Mesa's
+ * llvmpipe on a machine with no GPU), and the first adapter that comes is taken. `backend` (or
+ * $VIPLLAVA_WEBGPU_BACKEND) names one. The device gets the adapter's real limits and the features it offers
+ * that the engine can use.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { VipLlavaError } from '../../errors.js';
+
+export const WEBGPU_BACKENDS = ['vulkan', 'opengles'] as const;
+export type WebGPUBackendName = (typeof WEBGPU_BACKENDS)[number];
+
+/** Why the `webgpu` package cannot load here, or null when it can. */
+export function dawnUnavailable(): string | null {
+  try {
+    createRequire(import.meta.url).resolve('webgpu');
+    return null;
+  } catch {
+    return 'the optional "webgpu" package (Dawn) is not installed';
+  }
+}
+
+/** Whether a Vulkan loader is installed where the dynamic linker looks (Dawn warns loudly when it is not). */
+function vulkanLoader(): boolean {
+  if (process.platform !== 'linux') return true;
+  const dirs = [...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib/x86_64-linux-gnu', '/lib/aarch64-linux-gnu', '/lib64', '/lib', '/usr/local/lib'];
+  return dirs.some((d) => existsSync(join(d, 'libvulkan.so.1')));
+}
+
+/** Limits raised to what the adapter allows (WebGPU's defaults are far below what a model needs). */
+const LIMITS = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupStorageSize',
+  'maxStorageBuffersPerShaderStage',
+  'maxComputeWorkgroupsPerDimension',
+] as const;
+const FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'];
+
+export interface DawnDevice {
+  device: GPUDevice;
+  /** Which Dawn backend and adapter: for info() and describe(). */
+  label: string;
+  backend: WebGPUBackendName;
+}
+
+/** The Dawn instances that gave a device: one collected while its device lives takes the device down with it. */
+const instances: GPU[] = [];
+
+export async function dawnDevice(backend?: string): Promise<DawnDevice> {
+  const why = dawnUnavailable();
+  if (why) throw new VipLlavaError(`device "webgpu" is not available: ${why}`);
+  const named = backend ?? (process.env.VIPLLAVA_WEBGPU_BACKEND || undefined);
+  if (named !== undefined && !(WEBGPU_BACKENDS as readonly string[]).includes(named)) {
+    throw new VipLlavaError(`the WebGPU backend must be one of ${WEBGPU_BACKENDS.join(', ')}, got "${named}"`);
+  }
+  const order = (named ? [named] : WEBGPU_BACKENDS) as WebGPUBackendName[];
+  const { create, globals } = (await import('webgpu')) as unknown as { create: (flags: string[]) => GPU; globals: object };
+  Object.assign(globalThis, globals);
+  const tried: string[] = [];
+  for (const b of order) {
+    if (b === 'vulkan' && !named && !vulkanLoader()) {
+      tried.push('vulkan: no Vulkan loader (libvulkan.so.1)');
+      continue;
+    }
+    // GLES goes through EGL, which needs a platform when no display is set
+    if (b === 'opengles' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) process.env.EGL_PLATFORM ??= 'surfaceless';
+    const gpu = create([`backend=${b}`]);
+    const adapter = await gpu.requestAdapter(b === 'opengles' ? ({ featureLevel: 'compatibility' } as GPURequestAdapterOptions) : { powerPreference: 'high-performance' });
+    if (!adapter) {
+      tried.push(`${b}: no adapter`);
+      continue;
+    }
+    const requiredLimits: Record<string, number> = {};
+    for (const l of LIMITS) requiredLimits[l] = adapter.limits[l];
+    const requiredFeatures = FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
+    const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+    instances.push(gpu);
+    const info = adapter.info;
+    const name = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'unnamed adapter';
+    return { device, backend: b, label: `Dawn ${b}, ${name}` };
+  }
+  throw new VipLlavaError(`device "webgpu" is not available: no WebGPU adapter (${tried.join('; ')})`);
+}

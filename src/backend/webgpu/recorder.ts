@@ -1,0 +1,183 @@
+/**
+ * What every WebGPU op goes through: compiled pipelines (one per shader text), a pool of buffers by size class,
+ * and one command encoder that records dispatches until something has to wait (a read, a flush) or enough work
+ * is queued. Buffers given back while commands that use them are still unsubmitted return to the pool only once
+ * those commands are submitted, so later writes (queue.writeBuffer runs at once) can never reach them early.
+ */
+import { VipLlavaError } from '../../errors.js';
+
+/** GPUBufferUsage and GPUMapMode as numbers (the globals exist only where WebGPU does). */
+const STORAGE = 0x80;
+const UNIFORM = 0x40;
+const COPY_SRC = 0x04;
+const COPY_DST = 0x08;
+const MAP_READ = 0x01;
+const MAP_MODE_READ = 0x1;
+
+/** Dispatches recorded before the encoder is submitted on its own, bounding what waits in it. */
+const SUBMIT_EVERY = 256;
+/** Threads per workgroup of the one-dimensional kernels; grids wider than MAX_GROUPS wrap into y. */
+export const THREADS = 64;
+const MAX_GROUPS = 65535;
+
+/** A storage buffer with a reference count (tensors that share it: reshapes). */
+export class Storage {
+  refs = 1;
+  constructor(
+    readonly buffer: GPUBuffer,
+    readonly bytes: number,
+  ) {}
+}
+
+export interface Binding {
+  /** Storage buffers in binding order (1, 2, …); binding 0 is the op's parameters. */
+  buffers: GPUBuffer[];
+  /** The parameters: 32-bit words (u32, i32 or f32 bit patterns). */
+  params: ArrayLike<number>;
+}
+
+export class Recorder {
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly free = new Map<number, GPUBuffer[]>();
+  private pending: Array<{ size: number; buffer: GPUBuffer; uniform: boolean }> = [];
+  private readonly freeUniforms: GPUBuffer[] = [];
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private recorded = 0;
+  private failure: string | null = null;
+
+  constructor(readonly device: GPUDevice) {
+    device.addEventListener?.('uncapturederror', (e) => {
+      this.failure ??= (e as GPUUncapturedErrorEvent).error.message;
+    });
+  }
+
+  /** A storage buffer of at least `bytes` (rounded up to a size class, so that freed ones are reused). */
+  allocate(bytes: number): Storage {
+    const size = sizeClass(bytes);
+    if (size > this.device.limits.maxStorageBufferBindingSize) {
+      throw new VipLlavaError(`a tensor of ${bytes} bytes exceeds this GPU's largest storage binding (${this.device.limits.maxStorageBufferBindingSize} bytes)`);
+    }
+    const buffer = this.free.get(size)?.pop() ?? this.device.createBuffer({ size, usage: STORAGE | COPY_SRC | COPY_DST });
+    return new Storage(buffer, bytes);
+  }
+
+  /** Gives a storage back; it joins the pool once the commands recorded so far are submitted. */
+  release(s: Storage): void {
+    if (--s.refs === 0) this.pending.push({ size: s.buffer.size, buffer: s.buffer, uniform: false });
+  }
+
+  /** Writes host data into a storage (at once, ahead of any command recorded later). */
+  write(s: Storage, data: ArrayBufferView, byteOffset = 0): void {
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const padded = bytes.byteLength % 4 ? new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4) : null;
+    padded?.set(bytes);
+    this.device.queue.writeBuffer(s.buffer, byteOffset, padded ?? bytes);
+  }
+
+  /** The pipeline of a WGSL compute shader (entry point `main`), compiled once per text. */
+  private pipeline(code: string): GPUComputePipeline {
+    let p = this.pipelines.get(code);
+    if (!p) {
+      p = this.device.createComputePipeline({ layout: 'auto', compute: { module: this.device.createShaderModule({ code }), entryPoint: 'main' } });
+      this.pipelines.set(code, p);
+    }
+    return p;
+  }
+
+  /** Records one dispatch of `groups` workgroups (x, or x·y when wider than one dimension allows). */
+  dispatch(code: string, b: Binding, groups: number | [number, number]): void {
+    const pipeline = this.pipeline(code);
+    const words = new Uint32Array(Math.max(4, Math.ceil(b.params.length / 4) * 4));
+    words.set(b.params);
+    const uniform = this.freeUniforms.pop() ?? this.device.createBuffer({ size: 256, usage: UNIFORM | COPY_DST });
+    this.device.queue.writeBuffer(uniform, 0, words);
+    this.pending.push({ size: 256, buffer: uniform, uniform: true });
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniform, size: words.byteLength } }];
+    b.buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
+    const group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    this.encoder ??= this.device.createCommandEncoder();
+    this.pass ??= this.encoder.beginComputePass();
+    this.pass.setPipeline(pipeline);
+    this.pass.setBindGroup(0, group);
+    const [x, y] = typeof groups === 'number' ? grid(groups) : groups;
+    if (x > 0 && y > 0) this.pass.dispatchWorkgroups(x, y);
+    if (++this.recorded >= SUBMIT_EVERY) this.submit();
+  }
+
+  /** Records a buffer-to-buffer copy. */
+  copy(from: GPUBuffer, fromOffset: number, to: GPUBuffer, toOffset: number, bytes: number): void {
+    this.pass?.end();
+    this.pass = null;
+    this.encoder ??= this.device.createCommandEncoder();
+    this.encoder.copyBufferToBuffer(from, fromOffset, to, toOffset, bytes);
+  }
+
+  /** Submits what is recorded; the buffers given back meanwhile return to the pool. */
+  submit(): void {
+    this.pass?.end();
+    this.pass = null;
+    if (this.encoder) this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = null;
+    this.recorded = 0;
+    for (const p of this.pending) {
+      if (p.uniform) this.freeUniforms.push(p.buffer);
+      else {
+        const list = this.free.get(p.size) ?? [];
+        list.push(p.buffer);
+        this.free.set(p.size, list);
+      }
+    }
+    this.pending = [];
+  }
+
+  /** Resolves once everything recorded has run; throws what the GPU reported wrong meanwhile. */
+  async flush(): Promise<void> {
+    this.submit();
+    await this.device.queue.onSubmittedWorkDone();
+    this.check();
+  }
+
+  /** `bytes` bytes of a buffer from `offset`, after everything recorded before has run. */
+  async readBytes(buffer: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = this.device.createBuffer({ size: Math.max(4, size), usage: MAP_READ | COPY_DST });
+    if (size) this.copy(buffer, offset, staging, 0, size);
+    this.submit();
+    await staging.mapAsync(MAP_MODE_READ);
+    const out = staging.getMappedRange().slice(0, bytes);
+    staging.unmap();
+    staging.destroy();
+    this.check();
+    return out;
+  }
+
+  /** Throws (once) what the device reported since the last check. */
+  private check(): void {
+    const failure = this.failure;
+    this.failure = null;
+    if (failure) throw new VipLlavaError(`the WebGPU device reported an error: ${failure}`);
+  }
+}
+
+/** Workgroups as (x, y) with x within the per-dimension limit. */
+function grid(groups: number): [number, number] {
+  if (groups <= MAX_GROUPS) return [groups, 1];
+  const y = Math.ceil(groups / MAX_GROUPS);
+  return [Math.ceil(groups / y), y];
+}
+
+/** Buffer sizes in eighths of a power of two (at least 256 bytes), so that freed buffers fit later requests. */
+function sizeClass(bytes: number): number {
+  const n = Math.max(256, Math.ceil(bytes / 4) * 4);
+  let p = 256;
+  while (p < n) p *= 2;
+  const step = Math.max(256, p / 8);
+  return Math.ceil(n / step) * step;
+}
+
+/** The flat index of a thread in a grid made by grid() (WGSL, for the one-dimensional kernels). */
+export const FLAT_INDEX = /* wgsl */ `
+fn flat(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
+  return (wid.y * nwg.x + wid.x) * ${THREADS}u + lid;
+}`;

@@ -1,0 +1,403 @@
+/**
+ * The WebGPU engine: every op a WGSL compute shader (one file per op family), recorded into one command encoder
+ * that is submitted only when something waits. Browser-safe: it is handed a GPUDevice (from Dawn in Node,
+ * navigator.gpu in a browser). Activations are f32; weights stay f32, float16 or bfloat16 (converted in the
+ * shaders, f32 compute); the KV cache may be float16 (rounded to nearest even as the reference rounds it).
+ */
+import { DeviceTensor, PositionInputs } from '../backend.js';
+import type { AttentionOptions, Backend, HostPositionInputs } from '../backend.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { InputError, VipLlavaError } from '../../errors.js';
+import { ACTIVATIONS, type Activation, type KVDtype, type WeightFormat } from '../../vocabulary.js';
+import { bfloat16ToFloat32, halfToFloat32 } from '../../tensor/float16.js';
+import { patchGrid, product, ropeInputs, writeAtSpan } from '../shapes.js';
+import { Recorder, Storage } from './recorder.js';
+import { storedBytes, type GpuDtype } from './wgsl.js';
+import * as ew from './elementwise.js';
+import * as lay from './layout.js';
+import { linear } from './linear.js';
+import { layerNorm, rmsNorm } from './norms.js';
+import { cosSinTable, rope } from './rope.js';
+import { attention, MAX_HEAD_DIM } from './attention.js';
+
+class GpuTensor extends DeviceTensor {
+  constructor(
+    readonly backend: WebGPUBackend,
+    readonly storage: Storage,
+    readonly dims: readonly number[],
+    readonly dtype: GpuDtype,
+  ) {
+    super();
+  }
+  get buffer(): GPUBuffer {
+    return this.storage.buffer;
+  }
+}
+
+/** A forward's cos/sin table and key mask, uploaded once for all its layers (freed with the object). */
+class GpuPositionInputs extends PositionInputs {
+  cosSin: Storage | null = null;
+  keyMask: Storage | null = null;
+}
+
+export interface WebGPUBackendOptions {
+  /** What describe() says about the adapter (its backend and name). */
+  adapterLabel?: string;
+}
+
+export class WebGPUBackend implements Backend {
+  readonly name = 'webgpu';
+  readonly copiesOnUpload = true;
+  readonly recorder: Recorder;
+  private scopes: Array<Set<GpuTensor> | null> = [];
+  private readonly dummy: Storage;
+  private readonly freed: FinalizationRegistry<Storage>;
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly options: WebGPUBackendOptions = {},
+  ) {
+    this.recorder = new Recorder(device);
+    this.dummy = this.recorder.allocate(4);
+    this.freed = new FinalizationRegistry((s) => this.recorder.release(s));
+  }
+
+  describe(): string {
+    return `webgpu (${this.options.adapterLabel ?? 'adapter'}; WGSL kernels, f32 compute)`;
+  }
+
+  check(needs: Parameters<Backend['check']>[0]): void {
+    for (const { name, format } of needs.parameters) {
+      const d = format.storage;
+      if (d !== 'float32' && d !== 'float16' && d !== 'bfloat16') {
+        throw new VipLlavaError(`backend "${this.name}" cannot hold ${name} as ${d} yet (float32, float16 and bfloat16 weights run on it)`);
+      }
+    }
+    for (const a of needs.activations) {
+      if (!ACTIVATIONS.includes(a)) throw new VipLlavaError(`backend "${this.name}" has no activation "${a}"`);
+    }
+  }
+
+  // -- tensors and memory ---------------------------------------------------------------------------------
+  private t(x: DeviceTensor): GpuTensor {
+    if (!(x instanceof GpuTensor) || x.backend !== this) {
+      throw new VipLlavaError(`a tensor of another backend instance ("${x.backend.name}") was passed to this "${this.name}" backend`);
+    }
+    return x;
+  }
+
+  /** A new tensor of dims and dtype (contents undefined until written), in the innermost tidy() scope. */
+  private make(dims: readonly number[], dtype: GpuDtype = 'float32'): GpuTensor {
+    const t = new GpuTensor(this, this.recorder.allocate(storedBytes(dtype, product(dims))), [...dims], dtype);
+    this.adopt(t);
+    return t;
+  }
+
+  private adopt(t: GpuTensor): void {
+    const scope = this.scopes.at(-1);
+    if (scope) scope.add(t);
+    else if (scope === undefined) this.freed.register(t, t.storage, t);
+  }
+
+  /** An f32 view of x: x itself, or (float16/bfloat16 weights) a widened copy. */
+  private f32(x: DeviceTensor): GpuTensor {
+    const t = this.t(x);
+    if (t.dtype === 'float32') return t;
+    const out = this.make(t.dims);
+    lay.widen(this.recorder, out.buffer, { buffer: t.buffer, dtype: t.dtype }, t.size);
+    return out;
+  }
+
+  private weight(x: DeviceTensor): { buffer: GPUBuffer; dtype: GpuDtype } {
+    const t = this.t(x);
+    return { buffer: t.buffer, dtype: t.dtype };
+  }
+
+  upload(t: Tensor, format?: WeightFormat): DeviceTensor {
+    if (t.dtype !== 'float32' && t.dtype !== 'float16' && t.dtype !== 'bfloat16') {
+      throw new VipLlavaError(`backend "${this.name}" cannot upload a ${t.dtype} tensor as a weight`);
+    }
+    const storage = format?.storage ?? t.dtype;
+    if (storage !== 'float32' && storage !== 'float16' && storage !== 'bfloat16') throw new VipLlavaError(`backend "${this.name}" cannot hold weights of dtype ${storage} yet`);
+    return this.persistent(() => {
+      const out = this.make(t.dims, storage);
+      this.recorder.write(out.storage, storage === 'float32' ? t.toFloat32() : (t.toHalf(storage).data as Uint16Array));
+      return out;
+    });
+  }
+
+  fromHost(data: Float32Array, dims: readonly number[]): DeviceTensor {
+    if (data.length !== product(dims)) throw new InputError(`fromHost: ${data.length} values do not fill dims [${dims.join(', ')}]`);
+    const out = this.make(dims);
+    this.recorder.write(out.storage, data);
+    return out;
+  }
+
+  zeros(dims: readonly number[], dtype: KVDtype = 'float32'): DeviceTensor {
+    const out = this.make(dims, dtype);
+    const bytes = storedBytes(dtype, product(dims));
+    if (bytes) this.recorder.write(out.storage, new Uint8Array(Math.ceil(bytes / 4) * 4));
+    return out;
+  }
+
+  async read(x: DeviceTensor): Promise<Float32Array> {
+    const t = this.t(x);
+    const bytes = await this.recorder.readBytes(t.buffer, 0, storedBytes(t.dtype, t.size));
+    if (t.dtype === 'float32') return new Float32Array(bytes);
+    const halves = new Uint16Array(bytes);
+    return t.dtype === 'float16' ? halfToFloat32(halves) : bfloat16ToFloat32(halves);
+  }
+
+  flush(): Promise<void> {
+    return this.recorder.flush();
+  }
+
+  release(x: DeviceTensor): void {
+    const t = this.t(x);
+    this.freed.unregister(t);
+    this.recorder.release(t.storage);
+  }
+
+  tidy(fn: () => DeviceTensor): DeviceTensor {
+    const scope = new Set<GpuTensor>();
+    this.scopes.push(scope);
+    let result: DeviceTensor;
+    try {
+      result = fn();
+    } finally {
+      this.scopes.pop();
+    }
+    const kept = this.t(result).storage;
+    for (const t of scope) if (t.storage !== kept) this.recorder.release(t.storage);
+    this.adopt(result as GpuTensor);
+    return result;
+  }
+
+  /** Runs fn outside any tidy() scope, its tensors freed only when released (weights). */
+  private persistent<T>(fn: () => T): T {
+    this.scopes.push(null);
+    try {
+      return fn();
+    } finally {
+      this.scopes.pop();
+    }
+  }
+
+  positionInputs(host: HostPositionInputs): PositionInputs {
+    const p = new GpuPositionInputs(this, host);
+    if (host.positions && host.invFreq) {
+      const table = cosSinTable(host.positions, host.invFreq, host.ropeScaling ?? 1);
+      p.cosSin = this.recorder.allocate(table.byteLength);
+      this.recorder.write(p.cosSin, table);
+      this.freed.register(p, p.cosSin);
+    }
+    if (host.keyMask) {
+      p.keyMask = this.recorder.allocate(4 * host.keyMask.length);
+      this.recorder.write(p.keyMask, Uint32Array.from(host.keyMask));
+      this.freed.register(p, p.keyMask);
+    }
+    return p;
+  }
+
+  /** A u32 buffer of host integers, freed once the commands recorded so far are submitted. */
+  private indices(values: ArrayLike<number>): Storage {
+    const s = this.recorder.allocate(4 * values.length);
+    this.recorder.write(s, Uint32Array.from(values));
+    this.recorder.release(s);
+    return s;
+  }
+
+  // -- layout -------------------------------------------------------------------------------------------
+  reshape(x: DeviceTensor, dims: readonly number[]): DeviceTensor {
+    const t = this.t(x);
+    if (product(dims) !== t.size) throw new VipLlavaError(`reshape of [${t.dims.join(', ')}] to [${dims.join(', ')}] changes the element count`);
+    t.storage.refs++;
+    const out = new GpuTensor(this, t.storage, [...dims], t.dtype);
+    this.adopt(out);
+    return out;
+  }
+
+  /** Element counts as 32-bit words of dtype: halves go two to a word, so their counts must be even. */
+  private words(dtype: GpuDtype, elements: number, what: string): number {
+    if (dtype === 'float32') return elements;
+    if (elements % 2) throw new VipLlavaError(`${what}: a ${dtype} tensor moves in pairs of values on WebGPU; ${elements} is odd`);
+    return elements / 2;
+  }
+
+  narrow(x: DeviceTensor, dim: number, start: number, length: number): DeviceTensor {
+    const t = this.t(x);
+    const n = t.dims[dim];
+    if (start < 0 || start + length > n) throw new VipLlavaError(`narrow [${start}, ${start + length}) outside dim of ${n}`);
+    const outer = product(t.dims.slice(0, dim));
+    const inner = product(t.dims.slice(dim + 1));
+    const dims = [...t.dims];
+    dims[dim] = length;
+    const out = this.make(dims, t.dtype);
+    const w = (e: number) => this.words(t.dtype, e, 'narrow');
+    lay.copyRuns(this.recorder, out.buffer, t.buffer, { outer, run: w(length * inner), src: { offset: w(start * inner), stride: w(n * inner) }, dst: { offset: 0, stride: w(length * inner) } });
+    return out;
+  }
+
+  concat(xs: readonly DeviceTensor[], dim: number): DeviceTensor {
+    const ts = xs.map((x) => this.t(x));
+    const dtype = ts[0].dtype === 'bfloat16' ? 'float32' : ts[0].dtype;
+    const parts = ts.map((t) => (t.dtype === dtype ? t : this.f32(t)));
+    const dims = [...ts[0].dims];
+    const outer = product(dims.slice(0, dim));
+    const inner = product(dims.slice(dim + 1));
+    const total = ts.reduce((s, x) => s + x.dims[dim], 0);
+    dims[dim] = total;
+    const out = this.make(dims, dtype);
+    const w = (e: number) => this.words(dtype, e, 'concat');
+    let at = 0;
+    for (const p of parts) {
+      const n = p.dims[dim];
+      lay.copyRuns(this.recorder, out.buffer, p.buffer, { outer, run: w(n * inner), src: { offset: 0, stride: w(n * inner) }, dst: { offset: w(at * inner), stride: w(total * inner) } });
+      at += n;
+    }
+    return out;
+  }
+
+  expand(x: DeviceTensor, dims: readonly number[]): DeviceTensor {
+    const src = this.f32(x);
+    const reps = product(dims) / src.size;
+    if (!Number.isInteger(reps)) throw new VipLlavaError(`cannot expand [${x.dims.join(', ')}] to [${dims.join(', ')}]`);
+    const out = this.make(dims);
+    lay.copyRuns(this.recorder, out.buffer, src.buffer, { outer: reps, run: src.size, src: { offset: 0, stride: 0 }, dst: { offset: 0, stride: src.size } });
+    return out;
+  }
+
+  writeAt(dst: DeviceTensor, src: DeviceTensor, dim: number, offset: number): void {
+    const d = this.t(dst);
+    if (d.dtype === 'bfloat16') throw new VipLlavaError('writeAt needs a float32 or float16 destination');
+    const s = this.t(src);
+    const { outer, inner, n, total } = writeAtSpan(d.dims, s.dims, dim, offset);
+    const w = (e: number) => this.words(d.dtype, e, 'writeAt');
+    const runs = { outer, run: w(n * inner), src: { offset: 0, stride: n * inner }, dst: { offset: w(offset * inner), stride: w(total * inner) } };
+    if (d.dtype === 'float16' && s.dtype !== 'float16') lay.halfRuns(this.recorder, d.buffer, this.f32(s).buffer, runs);
+    else {
+      const from = d.dtype === 'float32' ? this.f32(s) : s;
+      lay.copyRuns(this.recorder, d.buffer, from.buffer, { ...runs, src: { offset: 0, stride: w(n * inner) } });
+    }
+  }
+
+  indexSelect(x: DeviceTensor, indices: Int32Array): DeviceTensor {
+    const t = this.t(x);
+    const rows = t.dims[0];
+    for (const i of indices) if (i < 0 || i >= rows) throw new VipLlavaError(`indexSelect: index ${i} outside dim of ${rows}`);
+    const src = t.dtype === 'bfloat16' ? this.f32(t) : t;
+    const out = this.make([indices.length, ...t.dims.slice(1)], src.dtype);
+    lay.gatherRows(this.recorder, out.buffer, src.buffer, this.indices(indices).buffer, indices.length, this.words(src.dtype, t.size / rows, 'indexSelect'));
+    return out;
+  }
+
+  embedding(table: DeviceTensor, ids: Int32Array): DeviceTensor {
+    const w = this.t(table);
+    const [vocab, h] = w.dims;
+    for (const id of ids) if (id < 0 || id >= vocab) throw new InputError(`token id ${id} is outside the vocabulary (size ${vocab})`);
+    const out = this.make([ids.length, h]);
+    lay.embedding(this.recorder, out.buffer, this.weight(w), this.indices(ids).buffer, ids.length, h);
+    return out;
+  }
+
+  scatterRows(dst: DeviceTensor, rows: Int32Array, src: DeviceTensor): DeviceTensor {
+    const d = this.f32(dst);
+    const s = this.f32(src);
+    const h = d.dims[d.dims.length - 1];
+    const out = this.make(d.dims);
+    lay.copyRuns(this.recorder, out.buffer, d.buffer, { outer: 1, run: d.size, src: { offset: 0, stride: 0 }, dst: { offset: 0, stride: 0 } });
+    lay.scatterRows(this.recorder, out.buffer, s.buffer, this.indices(rows).buffer, rows.length, h);
+    return out;
+  }
+
+  // -- math -----------------------------------------------------------------------------------------------
+  patchEmbed(pixels: DeviceTensor, weight: DeviceTensor): DeviceTensor {
+    const g = patchGrid(pixels.dims, weight.dims);
+    const cols = this.make([g.images, g.patches, g.patchLen]);
+    lay.im2col(this.recorder, cols.buffer, this.f32(pixels).buffer, g);
+    return this.linear(cols, this.reshape(weight, [g.hidden, g.patchLen])); // [N, P, hidden]
+  }
+
+  linear(x: DeviceTensor, w: DeviceTensor, bias?: DeviceTensor | null): DeviceTensor {
+    const [n, k] = w.dims;
+    if (x.dims[x.dims.length - 1] !== k) throw new VipLlavaError(`linear: input [${x.dims.join(', ')}] does not match weight [${w.dims.join(', ')}]`);
+    const m = x.size / k;
+    const out = this.make([...x.dims.slice(0, -1), n]);
+    linear(this.recorder, out.buffer, this.f32(x).buffer, this.weight(w), bias ? this.weight(bias) : null, m, n, k);
+    return out;
+  }
+
+  add(a: DeviceTensor, b: DeviceTensor): DeviceTensor {
+    const x = this.f32(a);
+    const y = this.f32(b);
+    if (y.size === 0 || x.size % y.size !== 0) throw new VipLlavaError(`add: [${b.dims.join(', ')}] does not broadcast to [${a.dims.join(', ')}]`);
+    const out = this.make(a.dims);
+    ew.add(this.recorder, out.buffer, x.buffer, y.buffer, x.size, y.size);
+    return out;
+  }
+
+  mul(a: DeviceTensor, b: DeviceTensor): DeviceTensor {
+    const x = this.f32(a);
+    const y = this.f32(b);
+    if (x.size !== y.size) throw new VipLlavaError(`mul: shapes [${a.dims.join(', ')}] and [${b.dims.join(', ')}] differ`);
+    const out = this.make(a.dims);
+    ew.mul(this.recorder, out.buffer, x.buffer, y.buffer, x.size);
+    return out;
+  }
+
+  activation(x: DeviceTensor, kind: Activation): DeviceTensor {
+    const out = this.make(x.dims);
+    ew.activation(this.recorder, out.buffer, this.f32(x).buffer, x.size, kind);
+    return out;
+  }
+
+  layerNorm(x: DeviceTensor, weight: DeviceTensor, bias: DeviceTensor, eps: number): DeviceTensor {
+    const h = x.dims[x.dims.length - 1];
+    const out = this.make(x.dims);
+    layerNorm(this.recorder, out.buffer, this.f32(x).buffer, this.weight(weight), this.weight(bias), x.size / h, h, eps);
+    return out;
+  }
+
+  rmsNorm(x: DeviceTensor, weight: DeviceTensor, eps: number): DeviceTensor {
+    const h = x.dims[x.dims.length - 1];
+    const out = this.make(x.dims);
+    rmsNorm(this.recorder, out.buffer, this.f32(x).buffer, this.weight(weight), x.size / h, h, eps);
+    return out;
+  }
+
+  rope(x: DeviceTensor, inputs: PositionInputs, headDim: number): DeviceTensor {
+    const width = x.dims[x.dims.length - 1];
+    const rows = x.size / width;
+    ropeInputs(inputs, rows); // the same checks as every engine's
+    const table = (inputs as GpuPositionInputs).cosSin;
+    if (!table) throw new VipLlavaError('rope: the position inputs were not made by this WebGPU backend');
+    if (width % headDim || headDim % 2) throw new VipLlavaError(`rope: width ${width} is not a whole number of even heads of ${headDim}`);
+    const out = this.make(x.dims);
+    rope(this.recorder, out.buffer, this.f32(x).buffer, table.buffer, rows, width, headDim);
+    return out;
+  }
+
+  attention(q: DeviceTensor, k: DeviceTensor, v: DeviceTensor, o: AttentionOptions): DeviceTensor {
+    const [batch, seq] = q.dims;
+    if (o.headDim > MAX_HEAD_DIM) throw new VipLlavaError(`attention: head_dim ${o.headDim} is over this engine's ${MAX_HEAD_DIM}`);
+    const kt = this.t(k);
+    const vt = this.t(v);
+    if (kt.dtype !== vt.dtype || kt.dtype === 'bfloat16') throw new VipLlavaError('attention: keys and values must both be float32 or both float16');
+    const mask = o.keyMask?.host.keyMask ? (o.keyMask as GpuPositionInputs).keyMask : null; // inputs without a mask mask nothing
+    if (o.keyMask?.host.keyMask && !mask) throw new VipLlavaError('attention: the key mask was not made by this WebGPU backend');
+    const out = this.make(q.dims);
+    attention(this.recorder, out.buffer, this.f32(q).buffer, kt.buffer, vt.buffer, kt.dtype, mask?.buffer ?? null, this.dummy.buffer, {
+      batch,
+      seq,
+      heads: o.numHeads,
+      kvHeads: o.numKvHeads,
+      d: o.headDim,
+      kvLength: o.kvLength,
+      kvRows: kt.dims[1],
+      scale: o.scale,
+      pastLength: o.causal ? o.causal.pastLength : null,
+      window: o.slidingWindow ?? null,
+    });
+    return out;
+  }
+}
