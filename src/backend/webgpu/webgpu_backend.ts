@@ -19,6 +19,7 @@ import { linear } from './linear.js';
 import { layerNorm, rmsNorm } from './norms.js';
 import { cosSinTable, rope } from './rope.js';
 import { attention, MAX_HEAD_DIM } from './attention.js';
+import { fmaRate, readRate } from './probes.js';
 
 class GpuTensor extends DeviceTensor {
   constructor(
@@ -75,6 +76,25 @@ export class WebGPUBackend implements Backend {
     }
     for (const a of needs.activations) {
       if (!ACTIVATIONS.includes(a)) throw new VipLlavaError(`backend "${this.name}" has no activation "${a}"`);
+    }
+  }
+
+  /**
+   * This GPU's limits as measured now by the engine's own probes: f32 FMA GFLOP/s and read GB/s (wall time around
+   * a submission, so small GPUs' figures include the submission's cost).
+   */
+  async limits(scale = 1): Promise<{ fp32: number; readGBs: number }> {
+    const groups = Math.max(64, Math.round(4096 * scale));
+    const bytes = Math.min(Math.round(256 * 2 ** 20 * scale) & ~15, this.device.limits.maxStorageBufferBindingSize) || 16;
+    const scratch = this.recorder.allocate(4 * groups * 64);
+    const src = this.recorder.allocate(bytes);
+    try {
+      const fp32 = await fmaRate(this.recorder, scratch, groups, Math.max(16, Math.round(1024 * scale)));
+      const read = await readRate(this.recorder, src, scratch, bytes, groups);
+      return { fp32: fp32 / 1e9, readGBs: read / 1e9 };
+    } finally {
+      this.recorder.release(scratch);
+      this.recorder.release(src);
     }
   }
 
