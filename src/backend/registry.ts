@@ -55,7 +55,8 @@ export function checkBackendOptions(o: BackendOptions, name: (option: string) =>
   // $VIPLLAVA_DEVICE is the default device where neither a device nor a CPU engine was asked for
   const fromEnvDevice = o.device === undefined && given === 'auto' ? env('VIPLLAVA_DEVICE') || undefined : undefined;
   const device = fromEnvDevice === undefined ? oneOf(o.device ?? 'cpu', DEVICES, name('device')) : oneOf(fromEnvDevice, DEVICES, '$VIPLLAVA_DEVICE');
-  const fromEnv = given === 'auto' ? env('VIPLLAVA_ENGINE') || undefined : undefined;
+  // $VIPLLAVA_ENGINE picks among the CPU engines; a GPU device has its own
+  const fromEnv = given === 'auto' && device === 'cpu' ? env('VIPLLAVA_ENGINE') || undefined : undefined;
   const engine = fromEnv === undefined ? given : oneOf(fromEnv, ENGINE_NAMES, '$VIPLLAVA_ENGINE');
   if (o.threads !== undefined) positiveInteger(o.threads, name('threads'));
   return { ...o, device, engine };

@@ -55,7 +55,7 @@ describe('vipllava CLI', () => {
     assert.match(r.stdout, /text\s+llama, 2 layers, hidden 64, heads 4\/2 kv, vocab 32064/);
     assert.match(r.stdout, /processor\s+resize shortest edge 56, crop 56×56, 16 <image> tokens per image/);
     assert.match(r.stdout, /chat template\s+.*tiny-llama\/chat_template\.json/);
-    const webgpu = process.env.VIPLLAVA_DEVICE === 'webgpu' && !process.env.VIPLLAVA_ENGINE;
+    const webgpu = process.env.VIPLLAVA_DEVICE === 'webgpu';
     const isa = process.env.VIPLLAVA_ENGINE === 'reference' || webgpu ? null : nativeAddon()?.info().isa;
     const engine = webgpu ? /engine\s+webgpu \(Dawn (vulkan|opengles), .+; WGSL kernels/ : isa ? new RegExp(`engine\\s+native, ${isa} kernels \\(.+\\), \\d+ threads; bfloat16: `) : /engine\s+reference/;
     assert.match(r.stdout, engine);
