@@ -191,5 +191,5 @@ export function attention(r: Recorder, y: GPUBuffer, q: GPUBuffer, k: GPUBuffer,
   const buffers = [q, k, v, keyMask ?? maskDummy, y];
   const blocks = a.seq >= 16 && a.d <= ROWS_MAX_D;
   const items = blocks ? a.batch * a.heads * Math.ceil(a.seq / QB) : a.batch * a.seq * a.heads;
-  r.dispatch(blocks ? perBlock(kvDtype) : perQuery(kvDtype), { buffers, params }, [Math.min(items, 65535), Math.ceil(items / 65535)]);
+  r.dispatch(blocks ? perBlock(kvDtype) : perQuery(kvDtype), { label: blocks ? 'attention, query blocks' : 'attention, per query', buffers, params }, [Math.min(items, 65535), Math.ceil(items / 65535)]);
 }

@@ -71,7 +71,9 @@ export async function dawnDevice(backend?: string): Promise<DawnDevice> {
     }
     // GLES goes through EGL, which needs a platform when no display is set
     if (b === 'opengles' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) process.env.EGL_PLATFORM ??= 'surfaceless';
-    const gpu = create([`backend=${b}`]);
+    // $VIPLLAVA_DAWN_FLAGS: more of Dawn's instance flags, separated by spaces (e.g. enable-dawn-features=a,b)
+    const extra = (process.env.VIPLLAVA_DAWN_FLAGS ?? '').split(/\s+/).filter(Boolean);
+    const gpu = create([`backend=${b}`, ...extra]);
     const adapter = await gpu.requestAdapter(b === 'opengles' ? ({ featureLevel: 'compatibility' } as GPURequestAdapterOptions) : { powerPreference: 'high-performance' });
     if (!adapter) {
       tried.push(`${b}: no adapter`);

@@ -20,12 +20,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 /** y = a + b[i mod m] over n elements. */
 export function add(r: Recorder, y: GPUBuffer, a: GPUBuffer, b: GPUBuffer, n: number, m: number): void {
-  r.dispatch(BINARY('a[i] + b[i % p.m]'), { buffers: [a, b, y], params: [n, m] }, Math.ceil(n / THREADS));
+  r.dispatch(BINARY('a[i] + b[i % p.m]'), { label: 'add', buffers: [a, b, y], params: [n, m] }, Math.ceil(n / THREADS));
 }
 
 /** y = a ⊙ b over n elements. */
 export function mul(r: Recorder, y: GPUBuffer, a: GPUBuffer, b: GPUBuffer, n: number): void {
-  r.dispatch(BINARY('a[i] * b[i]'), { buffers: [a, b, y], params: [n, n] }, Math.ceil(n / THREADS));
+  r.dispatch(BINARY('a[i] * b[i]'), { label: 'mul', buffers: [a, b, y], params: [n, n] }, Math.ceil(n / THREADS));
 }
 
 // The error function as the reference's erf computes it, in f32: its Maclaurin series below 1 (terms only shrink
@@ -93,5 +93,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let v = x[i];
   y[i] = ${ACTIVATION[kind]};
 }`;
-  r.dispatch(code, { buffers: [x, y], params: [n, 0] }, Math.ceil(n / THREADS));
+  r.dispatch(code, { label: `activation ${kind}`, buffers: [x, y], params: [n, 0] }, Math.ceil(n / THREADS));
 }

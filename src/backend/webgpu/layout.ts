@@ -34,7 +34,7 @@ ${MAIN}
 /** Copies words (units: 32-bit words). */
 export function copyRuns(r: Recorder, dst: GPUBuffer, src: GPUBuffer, c: Runs): void {
   const n = c.outer * c.run;
-  if (n > 0) r.dispatch(COPY, { buffers: [src, dst], params: [c.outer, c.run, c.src.offset, c.src.stride, c.dst.offset, c.dst.stride] }, Math.ceil(n / THREADS));
+  if (n > 0) r.dispatch(COPY, { label: 'copy', buffers: [src, dst], params: [c.outer, c.run, c.src.offset, c.src.stride, c.dst.offset, c.dst.stride] }, Math.ceil(n / THREADS));
 }
 
 const TO_HALF = /* wgsl */ `
@@ -55,7 +55,7 @@ ${MAIN}
 /** f32 runs rounded into a half tensor: `run` is in destination words (2 values), source offsets in values. */
 export function halfRuns(r: Recorder, dst: GPUBuffer, src: GPUBuffer, c: Runs): void {
   const n = c.outer * c.run;
-  if (n > 0) r.dispatch(TO_HALF, { buffers: [src, dst], params: [c.outer, c.run, c.src.offset, c.src.stride, c.dst.offset, c.dst.stride] }, Math.ceil(n / THREADS));
+  if (n > 0) r.dispatch(TO_HALF, { label: 'copy to half', buffers: [src, dst], params: [c.outer, c.run, c.src.offset, c.src.stride, c.dst.offset, c.dst.stride] }, Math.ceil(n / THREADS));
 }
 
 const MOVE_ROWS = (gather: boolean) => /* wgsl */ `
@@ -74,12 +74,12 @@ ${MAIN}
 
 /** dst row j = src row index[j] (rows of `width` words). */
 export function gatherRows(r: Recorder, dst: GPUBuffer, src: GPUBuffer, index: GPUBuffer, rows: number, width: number): void {
-  if (rows * width > 0) r.dispatch(MOVE_ROWS(true), { buffers: [src, index, dst], params: [rows, width] }, Math.ceil((rows * width) / THREADS));
+  if (rows * width > 0) r.dispatch(MOVE_ROWS(true), { label: 'gather rows', buffers: [src, index, dst], params: [rows, width] }, Math.ceil((rows * width) / THREADS));
 }
 
 /** dst row index[j] = src row j (rows of `width` words). */
 export function scatterRows(r: Recorder, dst: GPUBuffer, src: GPUBuffer, index: GPUBuffer, rows: number, width: number): void {
-  if (rows * width > 0) r.dispatch(MOVE_ROWS(false), { buffers: [src, index, dst], params: [rows, width] }, Math.ceil((rows * width) / THREADS));
+  if (rows * width > 0) r.dispatch(MOVE_ROWS(false), { label: 'scatter rows', buffers: [src, index, dst], params: [rows, width] }, Math.ceil((rows * width) / THREADS));
 }
 
 /** Rows of an embedding table [V, h] of any stored dtype picked by ids, as f32 [ids, h]. */
@@ -97,7 +97,7 @@ ${MAIN}
   let j = i / p.h;
   y[i] = table_at(ids[j] * p.h + i % p.h);
 }`;
-  if (rows * h > 0) r.dispatch(code, { buffers: [table.buffer, ids, dst], params: [rows, h] }, Math.ceil((rows * h) / THREADS));
+  if (rows * h > 0) r.dispatch(code, { label: 'embedding', buffers: [table.buffer, ids, dst], params: [rows, h] }, Math.ceil((rows * h) / THREADS));
 }
 
 const IM2COL = /* wgsl */ `
@@ -126,7 +126,7 @@ ${MAIN}
 /** pixels [N, C, S, S] → one row per patch [N·(S/p)², C·p²], columns (channel, ky, kx). */
 export function im2col(r: Recorder, dst: GPUBuffer, pixels: GPUBuffer, g: { images: number; channels: number; size: number; patch: number; patches: number; patchLen: number }): void {
   const n = g.images * g.patches * g.patchLen;
-  r.dispatch(IM2COL, { buffers: [pixels, dst], params: [g.images, g.channels, g.size, g.patch] }, Math.ceil(n / THREADS));
+  r.dispatch(IM2COL, { label: 'im2col', buffers: [pixels, dst], params: [g.images, g.channels, g.size, g.patch] }, Math.ceil(n / THREADS));
 }
 
 /** y = x as f32, for a float16 or bfloat16 tensor of n elements. */
@@ -142,5 +142,5 @@ ${MAIN}
   if (i >= p.n) { return; }
   y[i] = x_at(i);
 }`;
-  if (n > 0) r.dispatch(code, { buffers: [x.buffer, dst], params: [n] }, Math.ceil(n / THREADS));
+  if (n > 0) r.dispatch(code, { label: 'widen', buffers: [x.buffer, dst], params: [n] }, Math.ceil(n / THREADS));
 }

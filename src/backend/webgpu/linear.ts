@@ -110,8 +110,8 @@ export function linear(
   if (m === 0 || n === 0) return;
   if (m <= GEMV_ROWS) {
     const groups = Math.ceil(n / COLS);
-    r.dispatch(gemv(w.dtype, bias?.dtype ?? null, m), { buffers, params: [m, n, k] }, [Math.min(groups, 65535), Math.ceil(groups / 65535)]);
+    r.dispatch(gemv(w.dtype, bias?.dtype ?? null, m), { label: 'linear gemv', buffers, params: [m, n, k] }, [Math.min(groups, 65535), Math.ceil(groups / 65535)]);
   } else {
-    r.dispatch(gemm(w.dtype, bias?.dtype ?? null), { buffers, params: [m, n, k] }, [Math.ceil(n / TILE), Math.ceil(m / TILE)]);
+    r.dispatch(gemm(w.dtype, bias?.dtype ?? null), { label: 'linear gemm', buffers, params: [m, n, k] }, [Math.ceil(n / TILE), Math.ceil(m / TILE)]);
   }
 }

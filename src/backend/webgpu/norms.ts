@@ -55,11 +55,11 @@ const RMS = /* wgsl */ `
 const groups = (rows: number): [number, number] => [Math.min(rows, 65535), Math.ceil(rows / 65535)];
 
 export function layerNorm(r: Recorder, y: GPUBuffer, x: GPUBuffer, w: { buffer: GPUBuffer; dtype: GpuDtype }, b: { buffer: GPUBuffer; dtype: GpuDtype }, rows: number, h: number, eps: number): void {
-  r.dispatch(norm(LAYER, w.dtype, b.dtype), { buffers: [x, y, w.buffer, b.buffer], params: [h, rows, f32Bits(eps)] }, groups(rows));
+  r.dispatch(norm(LAYER, w.dtype, b.dtype), { label: 'layerNorm', buffers: [x, y, w.buffer, b.buffer], params: [h, rows, f32Bits(eps)] }, groups(rows));
 }
 
 export function rmsNorm(r: Recorder, y: GPUBuffer, x: GPUBuffer, w: { buffer: GPUBuffer; dtype: GpuDtype }, rows: number, h: number, eps: number): void {
-  r.dispatch(norm(RMS, w.dtype, null), { buffers: [x, y, w.buffer], params: [h, rows, f32Bits(eps)] }, groups(rows));
+  r.dispatch(norm(RMS, w.dtype, null), { label: 'rmsNorm', buffers: [x, y, w.buffer], params: [h, rows, f32Bits(eps)] }, groups(rows));
 }
 
 /** The bit pattern of an f32, as a parameter word. */

@@ -42,7 +42,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 export async function fmaRate(r: Recorder, scratch: Storage, groups: number, iters: number): Promise<number> {
   const run = async () => {
     const t0 = performance.now();
-    r.dispatch(FMA, { buffers: [scratch.buffer], params: [iters] }, groups);
+    r.dispatch(FMA, { label: 'probe fma', buffers: [scratch.buffer], params: [iters] }, groups);
     await r.flush();
     return (performance.now() - t0) / 1000;
   };
@@ -56,7 +56,7 @@ export async function readRate(r: Recorder, src: Storage, out: Storage, bytes: n
   const threads = groups * THREADS;
   const run = async () => {
     const t0 = performance.now();
-    r.dispatch(READ, { buffers: [src.buffer, out.buffer], params: [bytes / 16, threads] }, groups);
+    r.dispatch(READ, { label: 'probe read', buffers: [src.buffer, out.buffer], params: [bytes / 16, threads] }, groups);
     await r.flush();
     return (performance.now() - t0) / 1000;
   };

@@ -29,7 +29,16 @@ export class Storage {
   ) {}
 }
 
+/** GPU time per op label, from timestamp queries (where the device has them). */
+export type Profile = Record<string, { seconds: number; calls: number }>;
+
+const QUERY_RESOLVE = 0x200;
+/** Timestamp pairs one submission holds at most while profiling (it is submitted when they run out). */
+const PROFILE_PAIRS = 1024;
+
 export interface Binding {
+  /** What the dispatch is, for profiles ("linear gemv", "attention prefill", …). */
+  label?: string;
   /** Storage buffers in binding order (1, 2, …); binding 0 is the op's parameters. */
   buffers: GPUBuffer[];
   /** The parameters: 32-bit words (u32, i32 or f32 bit patterns). */
@@ -45,6 +54,8 @@ export class Recorder {
   private pass: GPUComputePassEncoder | null = null;
   private recorded = 0;
   private failure: string | null = null;
+  /** While profiling: the query set, the labels of the pairs recorded into the open encoder, and the totals. */
+  private profiling: { set: GPUQuerySet; labels: string[]; pending: Array<Promise<void>>; totals: Profile } | null = null;
 
   constructor(readonly device: GPUDevice) {
     device.addEventListener?.('uncapturederror', (e) => {
@@ -97,12 +108,24 @@ export class Recorder {
     b.buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
     const group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     this.encoder ??= this.device.createCommandEncoder();
+    const prof = this.profiling;
+    if (prof) {
+      // one pass per dispatch, its start and end timestamped
+      this.pass?.end();
+      const at = 2 * prof.labels.length;
+      prof.labels.push(b.label ?? 'unlabelled');
+      this.pass = this.encoder.beginComputePass({ timestampWrites: { querySet: prof.set, beginningOfPassWriteIndex: at, endOfPassWriteIndex: at + 1 } });
+    }
     this.pass ??= this.encoder.beginComputePass();
     this.pass.setPipeline(pipeline);
     this.pass.setBindGroup(0, group);
     const [x, y] = typeof groups === 'number' ? grid(groups) : groups;
     if (x > 0 && y > 0) this.pass.dispatchWorkgroups(x, y);
-    if (++this.recorded >= SUBMIT_EVERY) this.submit();
+    if (prof) {
+      this.pass.end();
+      this.pass = null;
+    }
+    if (++this.recorded >= SUBMIT_EVERY || (prof && prof.labels.length >= PROFILE_PAIRS)) this.submit();
   }
 
   /** Records a buffer-to-buffer copy. */
@@ -117,6 +140,32 @@ export class Recorder {
   submit(): void {
     this.pass?.end();
     this.pass = null;
+    const prof = this.profiling;
+    if (prof && this.encoder && prof.labels.length) {
+      // the timestamps resolved into a buffer and read back after this submission, then summed by label
+      const n = 2 * prof.labels.length;
+      const resolved = this.device.createBuffer({ size: 8 * n, usage: QUERY_RESOLVE | COPY_SRC });
+      const staging = this.device.createBuffer({ size: 8 * n, usage: MAP_READ | COPY_DST });
+      this.encoder.resolveQuerySet(prof.set, 0, n, resolved, 0);
+      this.encoder.copyBufferToBuffer(resolved, 0, staging, 0, 8 * n);
+      const labels = prof.labels;
+      prof.labels = [];
+      this.device.queue.submit([this.encoder.finish()]);
+      this.encoder = null;
+      prof.pending.push(
+        staging.mapAsync(MAP_MODE_READ).then(() => {
+          const t = new BigUint64Array(staging.getMappedRange());
+          labels.forEach((label, i) => {
+            const e = (prof.totals[label] ??= { seconds: 0, calls: 0 });
+            e.seconds += Number(t[2 * i + 1] - t[2 * i]) / 1e9;
+            e.calls++;
+          });
+          staging.unmap();
+          staging.destroy();
+          resolved.destroy();
+        }),
+      );
+    }
     if (this.encoder) this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
     this.recorded = 0;
@@ -129,6 +178,29 @@ export class Recorder {
       }
     }
     this.pending = [];
+  }
+
+  /** Whether the device can time dispatches (the 'timestamp-query' feature). */
+  get canProfile(): boolean {
+    return this.device.features.has('timestamp-query');
+  }
+
+  /** Starts timing every dispatch on the GPU (one compute pass each, so slower); throws without timestamp queries. */
+  startProfile(): void {
+    if (!this.canProfile) throw new VipLlavaError('this WebGPU device has no timestamp queries to profile with');
+    this.submit();
+    this.profiling ??= { set: this.device.createQuerySet({ type: 'timestamp', count: 2 * PROFILE_PAIRS }), labels: [], pending: [], totals: {} };
+  }
+
+  /** Stops timing and returns GPU seconds and dispatches per label since startProfile(). */
+  async stopProfile(): Promise<Profile> {
+    const prof = this.profiling;
+    if (!prof) return {};
+    this.submit();
+    await Promise.all(prof.pending);
+    this.profiling = null;
+    prof.set.destroy();
+    return prof.totals;
   }
 
   /** Resolves once everything recorded has run; throws what the GPU reported wrong meanwhile. */

@@ -32,7 +32,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 export function rope(r: Recorder, y: GPUBuffer, x: GPUBuffer, cosSin: GPUBuffer, rows: number, width: number, headDim: number): void {
   const n = (rows * width) / 2;
-  r.dispatch(ROPE, { buffers: [x, cosSin, y], params: [rows, width, headDim / 2] }, Math.ceil(n / THREADS));
+  r.dispatch(ROPE, { label: 'rope', buffers: [x, cosSin, y], params: [rows, width, headDim / 2] }, Math.ceil(n / THREADS));
 }
 
 /** cos and sin [2][rows][half] as the reference makes them: f32 angle, f32 cos/sin, times the scaling. */
