@@ -48,7 +48,7 @@ const masked = (be: Backend, o: MaskedCase): AttentionOptions => ({ ...o, keyMas
 describe(`webgpu engine${gpu ? ` (${gpu.describe()})` : ''}`, { skip: gpu ? false : `no WebGPU device: ${why}` }, () => {
   test('linear for float32, float16 and bfloat16 weights, decode and prefill sizes, with and without bias', async () => {
     for (const dtype of ['float32', 'float16', 'bfloat16'] as const) {
-      for (const [m, k, n] of [[1, 37, 45], [3, 64, 33], [17, 300, 70], [70, 517, 97]]) {
+      for (const [m, k, n] of [[1, 37, 45], [3, 64, 33], [4, 1000, 77], [1, 2048, 9], [17, 300, 70], [70, 517, 97]]) {
         const w = weight(dtype, [n, k]);
         const x = randn(m * k);
         const bias = weight(dtype, [n]);
@@ -85,6 +85,8 @@ describe(`webgpu engine${gpu ? ` (${gpu.describe()})` : ''}`, { skip: gpu ? fals
       ['indexSelect', (be) => be.indexSelect(X(be), Int32Array.of(1, 0, 1)), 0],
       ['embedding fp16', (be) => be.embedding(be.upload(new Tensor('float16', Uint16Array.from(x, float32ToHalf), [6, 50])), Int32Array.of(5, 0, 5, 2)), 0],
       ['embedding bf16', (be) => be.embedding(be.upload(new Tensor('bfloat16', Uint16Array.from(x, float32ToBfloat16), [6, 50])), Int32Array.of(1, 3)), 0],
+      // subnormal, smallest and largest normal halves, both signs, converted in the shader to the bit
+      ['halves exactly', (be) => be.add(be.fromHost(new Float32Array(8), [8]), be.upload(new Tensor('float16', Uint16Array.of(0x0001, 0x03ff, 0x8001, 0x0400, 0x7bff, 0xfbff, 0x3c00, 0x83ff), [8]))), 0],
       ['scatterRows', (be) => be.scatterRows(be.fromHost(x, [6, 50]), Int32Array.of(4, 1), be.fromHost(y.subarray(0, 100), [2, 50])), 0],
     ];
     for (const act of ['gelu', 'quick_gelu', 'silu', 'gelu_pytorch_tanh', 'gelu_new', 'relu'] as const) {
@@ -108,6 +110,9 @@ describe(`webgpu engine${gpu ? ` (${gpu.describe()})` : ''}`, { skip: gpu ? fals
       { batch: 2, seq: 45, rows: 150, numHeads: 4, numKvHeads: 2, headDim: 16, scale: 0.25, kvLength: 148, causal: { pastLength: 103 } },
       { batch: 2, seq: 1, rows: 70, numHeads: 4, numKvHeads: 1, headDim: 130, scale: 0.1, kvLength: 66, causal: { pastLength: 65 } },
       { batch: 1, seq: 40, rows: 40, numHeads: 2, numKvHeads: 2, headDim: 36, scale: 0.2, kvLength: 40, causal: { pastLength: 0 }, slidingWindow: 9 },
+      // decode over a long cache: keys split across workgroups, then combined
+      { batch: 2, seq: 1, rows: 700, numHeads: 4, numKvHeads: 2, headDim: 64, scale: 0.125, kvLength: 650, causal: { pastLength: 649 } },
+      { batch: 1, seq: 3, rows: 530, numHeads: 2, numKvHeads: 2, headDim: 40, scale: 0.15, kvLength: 520, causal: { pastLength: 517 }, slidingWindow: 300 },
     ];
     for (const [i, c] of cases.entries()) {
       const q = randn(c.batch * c.seq * c.numHeads * c.headDim);

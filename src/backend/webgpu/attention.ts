@@ -17,7 +17,7 @@ export const MAX_HEAD_DIM = 256;
 function perQuery(kv: GpuDtype): string {
   return /* wgsl */ `
 struct P { batch: u32, seq: u32, heads: u32, kv_heads: u32, d: u32, kv_length: u32, kv_rows: u32, scale: f32,
-           past: u32, causal: u32, window: u32, masked: u32 }
+           past: u32, causal: u32, window: u32, masked: u32, splits: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 ${helpers(kv)}
@@ -25,12 +25,15 @@ ${reader('k', 2, kv)}
 ${reader('v', 3, kv)}
 @group(0) @binding(4) var<storage, read> key_mask: array<u32>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(6) var<storage, read_write> partial: array<f32>;  // [item][split][m, l, acc[d]] when split
 var<workgroup> qv: array<f32, ${MAX_HEAD_DIM}>;
 var<workgroup> sc: array<f32, ${T}>;
 const NEG = -3.0e38;
 @compute @workgroup_size(${T})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let item = wid.y * 65535u + wid.x;  // (b · seq + s) · heads + h
+  let group = wid.y * 65535u + wid.x;
+  let item = group / p.splits;  // (b · seq + s) · heads + h
+  let split = group % p.splits;
   if (item >= p.batch * p.seq * p.heads) { return; }
   let h = item % p.heads;
   let bs = item / p.heads;
@@ -46,13 +49,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (p.causal == 1u) { last = min(last, i32(qi)); }
   var first = 0;
   if (p.window > 0u) { first = max(0, i32(qi) - i32(p.window) + 1); }
+  // this workgroup's share of the keys
+  let per = (max(last - first + 1, 0) + i32(p.splits) - 1) / i32(p.splits);
+  let lo = first + i32(split) * per;
+  let hi = min(last, lo + per - 1);
   var m = NEG;
   var l = 0.0;
   var acc = array<f32, ${MAX_HEAD_DIM / T}>();
-  for (var t0 = first; t0 <= last; t0 += ${T}) {
+  for (var t0 = lo; t0 <= hi; t0 += ${T}) {
     let t = t0 + i32(lid);
     var score = NEG;
-    if (t <= last && (p.masked == 0u || key_mask[b * p.kv_length + u32(t)] != 0u)) {
+    if (t <= hi && (p.masked == 0u || key_mask[b * p.kv_length + u32(t)] != 0u)) {
       let k_off = (b * p.kv_rows + u32(t)) * kv_width + g * p.d;
       var dot = 0.0;
       for (var i = 0u; i < p.d; i++) { dot = fma(qv[i], k_at(k_off + i), dot); }
@@ -71,7 +78,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let corr = select(exp(m - nm), 0.0, m == NEG);
       l = l * corr;
       for (var e = 0u; e < ${MAX_HEAD_DIM / T}u; e++) { acc[e] = acc[e] * corr; }
-      let n = u32(min(${T}, last - t0 + 1));
+      let n = u32(min(${T}, hi - t0 + 1));
       for (var j = 0u; j < n; j++) {
         let pj = sc[j];
         l = l + pj;
@@ -85,9 +92,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     workgroupBarrier();
   }
+  if (p.splits == 1u) {
+    for (var e = 0u; e < ${MAX_HEAD_DIM / T}u; e++) {
+      let i = lid + e * ${T}u;
+      if (i < p.d) { y[q_off + i] = select(acc[e] / l, 0.0, m == NEG); }
+    }
+    return;
+  }
+  let base = group * (p.d + 2u);
+  if (lid == 0u) {
+    partial[base] = m;
+    partial[base + 1u] = l;
+  }
   for (var e = 0u; e < ${MAX_HEAD_DIM / T}u; e++) {
     let i = lid + e * ${T}u;
-    if (i < p.d) { y[q_off + i] = select(acc[e] / l, 0.0, m == NEG); }
+    if (i < p.d) { partial[base + 2u + i] = acc[e]; }
   }
 }`;
 }
@@ -172,6 +191,43 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }`;
 }
 
+/** The split decode's partial maxima, sums and weighted values of each item combined: y = Σ acc·e^(m−M) / Σ l·e^(m−M). */
+const COMBINE = /* wgsl */ `
+struct P { items: u32, splits: u32, d: u32, heads: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> partial: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+const NEG = -3.0e38;
+@compute @workgroup_size(${T})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let item = wid.y * 65535u + wid.x;
+  if (item >= p.items) { return; }
+  let stride = p.d + 2u;
+  var mx = NEG;
+  for (var s = 0u; s < p.splits; s++) { mx = max(mx, partial[(item * p.splits + s) * stride]); }
+  var l = 0.0;
+  for (var s = 0u; s < p.splits; s++) {
+    let ms = partial[(item * p.splits + s) * stride];
+    if (ms > NEG) { l += partial[(item * p.splits + s) * stride + 1u] * exp(ms - mx); }
+  }
+  // item = (b · seq + s) · heads + h, and y's row of the item starts at item · d
+  for (var i = lid; i < p.d; i += ${T}u) {
+    var acc = 0.0;
+    for (var s = 0u; s < p.splits; s++) {
+      let o = (item * p.splits + s) * stride;
+      let ms = partial[o];
+      if (ms > NEG) { acc += partial[o + 2u + i] * exp(ms - mx); }
+    }
+    y[item * p.d + i] = select(acc / l, 0.0, mx == NEG);
+  }
+}`;
+
+/** Key splits of a decode-sized attention: enough workgroups to fill a GPU, each at least 128 keys. */
+function keySplits(items: number, kvLength: number): number {
+  if (items >= 2048) return 1;
+  return Math.max(1, Math.min(32, Math.ceil(kvLength / 128), Math.ceil(2048 / items)));
+}
+
 export interface AttentionShape {
   batch: number;
   seq: number;
@@ -187,9 +243,19 @@ export interface AttentionShape {
 }
 
 export function attention(r: Recorder, y: GPUBuffer, q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, kvDtype: GpuDtype, keyMask: GPUBuffer | null, maskDummy: GPUBuffer, a: AttentionShape): void {
-  const params = [a.batch, a.seq, a.heads, a.kvHeads, a.d, a.kvLength, a.kvRows, f32Bits(a.scale), a.pastLength ?? 0, a.pastLength === null ? 0 : 1, a.window ?? 0, keyMask ? 1 : 0];
-  const buffers = [q, k, v, keyMask ?? maskDummy, y];
   const blocks = a.seq >= 16 && a.d <= ROWS_MAX_D;
   const items = blocks ? a.batch * a.heads * Math.ceil(a.seq / QB) : a.batch * a.seq * a.heads;
-  r.dispatch(blocks ? perBlock(kvDtype) : perQuery(kvDtype), { label: blocks ? 'attention, query blocks' : 'attention, per query', buffers, params }, [Math.min(items, 65535), Math.ceil(items / 65535)]);
+  const splits = blocks ? 1 : keySplits(items, a.kvLength);
+  const params = [a.batch, a.seq, a.heads, a.kvHeads, a.d, a.kvLength, a.kvRows, f32Bits(a.scale), a.pastLength ?? 0, a.pastLength === null ? 0 : 1, a.window ?? 0, keyMask ? 1 : 0, splits];
+  if (blocks) {
+    r.dispatch(perBlock(kvDtype), { label: 'attention, query blocks', buffers: [q, k, v, keyMask ?? maskDummy, y], params }, grid2(items));
+    return;
+  }
+  // the partials (a word when unsplit: a writable binding may not share the read-only mask's placeholder)
+  const partial = r.allocate(splits > 1 ? 4 * items * splits * (a.d + 2) : 4);
+  r.dispatch(perQuery(kvDtype), { label: 'attention, per query', buffers: [q, k, v, keyMask ?? maskDummy, y, partial.buffer], params }, grid2(items * splits));
+  if (splits > 1) r.dispatch(COMBINE, { label: 'attention, combine splits', buffers: [partial.buffer, y], params: [items, splits, a.d, a.heads] }, grid2(items));
+  r.release(partial);
 }
+
+const grid2 = (n: number): [number, number] => [Math.min(n, 65535), Math.ceil(n / 65535)];

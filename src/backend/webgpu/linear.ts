@@ -1,12 +1,14 @@
 /**
  * y [M, N] = x [M, K] · w [N, K]ᵀ (+ bias [N]) for weights in f32, float16 or bfloat16, f32 accumulation.
- * - GEMV (M ≤ GEMV_ROWS, decode): a workgroup per 8 output features; its 64 threads split K (consecutive
- *   threads read consecutive weights), each keeps M × 8 partial sums, reduced in workgroup memory.
+ * - GEMV (M ≤ GEMV_ROWS, decode): a workgroup of 256 threads per 8 output features, 32 threads to a feature,
+ *   each reading 16 bytes of its weight row at a time (8 halves or 4 floats; consecutive threads, consecutive
+ *   bytes), partial sums reduced in workgroup memory. Where K is not a multiple of the vector, a slower variant
+ *   with one value per read: 64 threads split K for 8 features.
  * - GEMM (prefill, the vision tower): a workgroup per 64 × 64 outputs, 16 × 16 threads of 4 × 4 outputs each,
  *   with 16-wide slices of x and w staged in workgroup memory.
  */
 import type { Recorder } from './recorder.js';
-import { helpers, reader, type GpuDtype } from './wgsl.js';
+import { helpers, reader, unpackHalf, type GpuDtype } from './wgsl.js';
 
 export const GEMV_ROWS = 4;
 const COLS = 8;
@@ -53,6 +55,57 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let r = lid / ${COLS}u;
     let col = c0 + lid % ${COLS}u;
     if (col < p.n) { y[r * p.n + col] = part[lid * ${THREADS}u]${bias ? ' + bias_at(col)' : ''}; }
+  }
+}`;
+}
+
+/** Values of one 16-byte weight read: 8 halves or 4 floats. */
+const perVector = (w: GpuDtype) => (w === 'float32' ? 4 : 8);
+
+function gemvVector(w: GpuDtype, bias: GpuDtype | null, m: number): string {
+  const v = perVector(w);
+  // the 8 (or 4) weights of read j as vec4s, and their products with row r's x
+  const weights =
+    w === 'float32'
+      ? 'let wa = wq;'
+      : `let wa = vec4<f32>(${unpackHalf(w, 'wq.x & 0xffffu')}, ${unpackHalf(w, 'wq.x >> 16u')}, ${unpackHalf(w, 'wq.y & 0xffffu')}, ${unpackHalf(w, 'wq.y >> 16u')});
+    let wb = vec4<f32>(${unpackHalf(w, 'wq.z & 0xffffu')}, ${unpackHalf(w, 'wq.z >> 16u')}, ${unpackHalf(w, 'wq.w & 0xffffu')}, ${unpackHalf(w, 'wq.w >> 16u')});`;
+  const products = w === 'float32' ? 'dot(x[xo], wa)' : 'dot(x[xo], wa) + dot(x[xo + 1u], wb)';
+  return /* wgsl */ `
+struct P { m: u32, n: u32, k: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read> w: array<vec4<${w === 'float32' ? 'f32' : 'u32'}>>;
+${helpers(w, ...(bias ? [bias] : []))}
+${bias ? reader('bias', 4, bias) : ''}
+var<workgroup> part: array<f32, ${256 * m}>;
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let c = lid / 32u;
+  let t = lid % 32u;
+  let col = (wid.y * 65535u + wid.x) * 8u + c;
+  let row = min(col, p.n - 1u);
+  let reads = p.k / ${v}u;
+  var acc: array<f32, ${m}>;
+  for (var j = t; j < reads; j += 32u) {
+    let wq = w[row * reads + j];
+    ${weights}
+    for (var r = 0u; r < ${m}u; r++) {
+      let xo = (r * p.k) / 4u + j * ${v / 4}u;
+      acc[r] += ${products};
+    }
+  }
+  for (var r = 0u; r < ${m}u; r++) { part[r * 256u + lid] = acc[r]; }
+  workgroupBarrier();
+  for (var s = 16u; s > 0u; s = s >> 1u) {
+    if (t < s) {
+      for (var r = 0u; r < ${m}u; r++) { part[r * 256u + lid] += part[r * 256u + lid + s]; }
+    }
+    workgroupBarrier();
+  }
+  if (t == 0u && col < p.n) {
+    for (var r = 0u; r < ${m}u; r++) { y[r * p.n + col] = part[r * 256u + lid]${bias ? ' + bias_at(col)' : ''}; }
   }
 }`;
 }
@@ -110,7 +163,9 @@ export function linear(
   if (m === 0 || n === 0) return;
   if (m <= GEMV_ROWS) {
     const groups = Math.ceil(n / COLS);
-    r.dispatch(gemv(w.dtype, bias?.dtype ?? null, m), { label: 'linear gemv', buffers, params: [m, n, k] }, [Math.min(groups, 65535), Math.ceil(groups / 65535)]);
+    const vector = k % perVector(w.dtype) === 0;
+    const code = vector ? gemvVector(w.dtype, bias?.dtype ?? null, m) : gemv(w.dtype, bias?.dtype ?? null, m);
+    r.dispatch(code, { label: 'linear gemv', buffers, params: [m, n, k] }, [Math.min(groups, 65535), Math.ceil(groups / 65535)]);
   } else {
     r.dispatch(gemm(w.dtype, bias?.dtype ?? null), { label: 'linear gemm', buffers, params: [m, n, k] }, [Math.ceil(n / TILE), Math.ceil(m / TILE)]);
   }

@@ -7,18 +7,16 @@ import type { TensorDtype } from '../../vocabulary.js';
 
 export type GpuDtype = Extract<TensorDtype, 'float32' | 'float16' | 'bfloat16'>;
 
+// Exact without branches or f32 subnormals: normal halves by moving the bits (exponent rebiased), subnormal ones
+// as an integer times 2^-24, infinities and NaN by their bits.
 const HALF_TO_F32 = /* wgsl */ `
 fn half_to_f32(h: u32) -> f32 {
   let sign = (h & 0x8000u) << 16u;
-  let e = (h >> 10u) & 0x1fu;
-  let m = h & 0x3ffu;
-  if (e == 0u) {
-    // zero or subnormal: m · 2^-24, exact in f32
-    let v = f32(m) * 5.9604644775390625e-8;
-    return select(v, -v, sign != 0u);
-  }
-  if (e == 31u) { return bitcast<f32>(sign | 0x7f800000u | (m << 13u)); }
-  return bitcast<f32>(sign | ((e + 112u) << 23u) | (m << 13u));
+  let mag = h & 0x7fffu;
+  let normal = (mag << 13u) + 0x38000000u;
+  let special = 0x7f800000u | ((mag & 0x3ffu) << 13u);
+  let bits = select(select(normal, special, mag >= 0x7c00u), bitcast<u32>(f32(mag) * 5.9604644775390625e-8), mag < 0x400u);
+  return bitcast<f32>(sign | bits);
 }`;
 
 export const F32_TO_HALF = /* wgsl */ `
@@ -64,6 +62,11 @@ fn ${name}_at(i: u32) -> f32 { return ${convert}; }`;
 /** The helper functions the readers of these dtypes need. */
 export function helpers(...dtypes: GpuDtype[]): string {
   return dtypes.includes('float16') ? HALF_TO_F32 : '';
+}
+
+/** WGSL for the f32 value of the half or bfloat16 in the low 16 bits of `bits` (a u32 expression). */
+export function unpackHalf(dtype: 'float16' | 'bfloat16', bits: string): string {
+  return dtype === 'float16' ? `half_to_f32(${bits})` : `bitcast<f32>((${bits}) << 16u)`;
 }
 
 /** Bytes of n elements of a dtype as the engine stores them (halves two to a word). */
