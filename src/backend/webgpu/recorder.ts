@@ -15,10 +15,7 @@ const MAP_READ = 0x01;
 const MAP_MODE_READ = 0x1;
 
 /** Dispatches recorded before the encoder is submitted on its own, bounding what waits in it. */
-const SUBMIT_EVERY = 1024;
-/** Bytes of one dispatch's parameters (the offset alignment WebGPU guarantees), and slots per submission. */
-const PARAM_SLOT = 256;
-const PARAM_SLOTS = SUBMIT_EVERY;
+const SUBMIT_EVERY = 256;
 /** Threads per workgroup of the one-dimensional kernels; grids wider than MAX_GROUPS wrap into y. */
 export const THREADS = 64;
 const MAX_GROUPS = 65535;
@@ -53,13 +50,6 @@ export class Recorder {
   private readonly free = new Map<number, GPUBuffer[]>();
   private pending: Array<{ size: number; buffer: GPUBuffer; uniform: boolean }> = [];
   private readonly freeUniforms: GPUBuffer[] = [];
-  /**
-   * The parameters of the dispatches recorded since the last submission, one 256-byte slot each, written to the
-   * GPU in one go when they are submitted (a write per dispatch cost more than the dispatch).
-   */
-  private readonly params = new Uint32Array((PARAM_SLOTS * PARAM_SLOT) / 4);
-  private slots = 0;
-  private paramBuffer: GPUBuffer | null = null;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private recorded = 0;
@@ -109,15 +99,12 @@ export class Recorder {
   /** Records one dispatch of `groups` workgroups (x, or x·y when wider than one dimension allows). */
   dispatch(code: string, b: Binding, groups: number | [number, number]): void {
     const pipeline = this.pipeline(code);
-    if (b.params.length > PARAM_SLOT / 4) throw new VipLlavaError(`a dispatch's parameters exceed ${PARAM_SLOT} bytes`);
-    if (this.slots === PARAM_SLOTS) this.submit();
-    if (!this.paramBuffer) {
-      this.paramBuffer = this.freeUniforms.pop() ?? this.device.createBuffer({ size: PARAM_SLOTS * PARAM_SLOT, usage: UNIFORM | COPY_DST });
-    }
-    const slot = this.slots++;
-    this.params.set(b.params, (slot * PARAM_SLOT) / 4);
-    const size = Math.max(16, Math.ceil(b.params.length / 4) * 16);
-    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.paramBuffer, offset: slot * PARAM_SLOT, size } }];
+    const words = new Uint32Array(Math.max(4, Math.ceil(b.params.length / 4) * 4));
+    words.set(b.params);
+    const uniform = this.freeUniforms.pop() ?? this.device.createBuffer({ size: 256, usage: UNIFORM | COPY_DST });
+    this.device.queue.writeBuffer(uniform, 0, words);
+    this.pending.push({ size: 256, buffer: uniform, uniform: true });
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniform, size: words.byteLength } }];
     b.buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
     const group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     this.encoder ??= this.device.createCommandEncoder();
@@ -153,13 +140,6 @@ export class Recorder {
   submit(): void {
     this.pass?.end();
     this.pass = null;
-    if (this.paramBuffer) {
-      // queued ahead of the commands that read them; the buffer is reused only by later submissions
-      this.device.queue.writeBuffer(this.paramBuffer, 0, this.params, 0, (this.slots * PARAM_SLOT) / 4);
-      this.pending.push({ size: this.paramBuffer.size, buffer: this.paramBuffer, uniform: true });
-      this.paramBuffer = null;
-      this.slots = 0;
-    }
     const prof = this.profiling;
     if (prof && this.encoder && prof.labels.length) {
       // the timestamps resolved into a buffer and read back after this submission, then summed by label
