@@ -80,12 +80,12 @@ export class WebGPUBackend implements Backend {
   }
 
   /**
-   * This GPU's limits as measured now by the engine's own probes: f32 FMA GFLOP/s and read GB/s (wall time around
-   * a submission, so small GPUs' figures include the submission's cost).
+   * This GPU's limits as measured now by the engine's own probes: f32 FMA GFLOP/s and read GB/s (GPU timestamps
+   * where the device has them; else wall time around a submission, which includes the submission's cost).
    */
   async limits(scale = 1): Promise<{ fp32: number; readGBs: number }> {
-    const groups = Math.max(64, Math.round(4096 * scale));
-    const bytes = Math.min(Math.round(256 * 2 ** 20 * scale) & ~15, this.device.limits.maxStorageBufferBindingSize) || 16;
+    const groups = Math.max(64, Math.round(16384 * scale));
+    const bytes = Math.min(Math.round(1024 * 2 ** 20 * scale) & ~15, this.device.limits.maxStorageBufferBindingSize) || 16;
     const scratch = this.recorder.allocate(4 * groups * 64);
     const src = this.recorder.allocate(bytes);
     try {
