@@ -9,26 +9,11 @@ import { VipLlavaError } from '../errors.js';
 import { env, warn } from '../platform.js';
 import { DEVICES, ENGINE_NAMES, type Device, type EngineName } from '../vocabulary.js';
 import type { Backend } from './backend.js';
+import type { BackendOptions, Engine } from './engine.js';
 import { ReferenceBackend } from './cpu/reference_backend.js';
+import { browserWebgpuEngine } from './webgpu/browser_engine.js';
 
-export interface BackendOptions {
-  /** Where to run (default "cpu"). */
-  device?: Device;
-  /** Which CPU engine (default "auto": $VIPLLAVA_ENGINE if set, else native when it loads). */
-  engine?: EngineName;
-  /** Compute threads of the native engine (default: the physical cores). */
-  threads?: number;
-}
-
-/** An engine this runtime can build. */
-export interface Engine {
-  /** 'native' and 'reference' run on the CPU; a device's engine is named for it ('webgpu'). */
-  name: Exclude<EngineName, 'auto'> | 'webgpu';
-  device: Device;
-  /** Why it cannot run here, or null when it can. */
-  unavailable(): string | null;
-  create(options: BackendOptions): Promise<Backend> | Backend;
-}
+export type { BackendOptions, Engine } from './engine.js';
 
 const engines = new Map<string, Engine>();
 
@@ -38,6 +23,7 @@ export function registerEngine(engine: Engine): void {
 }
 
 registerEngine({ name: 'reference', device: 'cpu', unavailable: () => null, create: () => new ReferenceBackend() });
+registerEngine(browserWebgpuEngine); // Node's entry replaces it with Dawn's
 
 /** The registered engines for a device that cannot run here, each with the reason. */
 export function unavailableEngines(device: Device = 'cpu'): { name: string; why: string }[] {

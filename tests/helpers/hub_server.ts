@@ -35,12 +35,14 @@ export class HubServer {
   private constructor(
     private readonly repos: Repo[],
     private readonly token?: string,
+    /** Files served at /page/<name>, so that a page in a browser reads the repos from its own origin. */
+    private readonly pages: Record<string, { body: string | Buffer; type: string }> = {},
   ) {
     this.server = createServer((req, res) => this.handle(req, res));
   }
 
-  static async start(repos: Repo[], { token }: { token?: string } = {}): Promise<HubServer> {
-    const s = new HubServer(repos, token);
+  static async start(repos: Repo[], { token, pages }: { token?: string; pages?: HubServer['pages'] } = {}): Promise<HubServer> {
+    const s = new HubServer(repos, token, pages);
     await new Promise<void>((ok) => s.server.listen(0, '127.0.0.1', ok));
     return s;
   }
@@ -57,6 +59,12 @@ export class HubServer {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     this.log.push({ method: req.method!, url: req.url!, range: req.headers.range, authorization: req.headers.authorization });
     const url = new URL(req.url!, 'http://x');
+    const page = url.pathname.match(/^\/page\/(.+)$/);
+    if (page && this.pages[page[1]]) {
+      const { body, type } = this.pages[page[1]];
+      res.writeHead(200, { 'content-type': type, 'content-length': String(Buffer.byteLength(body)) });
+      return void res.end(body);
+    }
     const cdn = url.pathname.match(/^\/cdn\/([0-9a-f]{64})\/(.+)$/);
     if (cdn) return this.serveBody(req, res, this.blobs.get(cdn[1])!, cdn[2]);
     const m = url.pathname.match(/^\/(.+?)\/resolve\/([^/]+)\/(.+)$/);

@@ -2,13 +2,13 @@
  * A WebGPU device in Node, through Dawn (the optional `webgpu` package). Without a named backend, Dawn's are
  * tried in turn, Vulkan then OpenGL ES (at the compatibility feature level, over EGL without a display: Mesa's
  * llvmpipe on a machine with no GPU), and the first adapter that comes is taken. `backend` (or
- * $VIPLLAVA_WEBGPU_BACKEND) names one. The device gets the adapter's real limits and the features it offers
- * that the engine can use.
+ * $VIPLLAVA_WEBGPU_BACKEND) names one. The device is made as device.ts makes it in a browser.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { VipLlavaError } from '../../errors.js';
+import { adapterName, requestDevice } from './device.js';
 
 export const WEBGPU_BACKENDS = ['vulkan', 'opengles'] as const;
 export type WebGPUBackendName = (typeof WEBGPU_BACKENDS)[number];
@@ -29,19 +29,6 @@ function vulkanLoader(): boolean {
   const dirs = [...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib/x86_64-linux-gnu', '/lib/aarch64-linux-gnu', '/lib64', '/lib', '/usr/local/lib'];
   return dirs.some((d) => existsSync(join(d, 'libvulkan.so.1')));
 }
-
-/** Limits raised to what the adapter allows (WebGPU's defaults are far below what a model needs). */
-const LIMITS = [
-  'maxStorageBufferBindingSize',
-  'maxBufferSize',
-  'maxComputeInvocationsPerWorkgroup',
-  'maxComputeWorkgroupSizeX',
-  'maxComputeWorkgroupSizeY',
-  'maxComputeWorkgroupStorageSize',
-  'maxStorageBuffersPerShaderStage',
-  'maxComputeWorkgroupsPerDimension',
-] as const;
-const FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'];
 
 export interface DawnDevice {
   device: GPUDevice;
@@ -79,14 +66,9 @@ export async function dawnDevice(backend?: string): Promise<DawnDevice> {
       tried.push(`${b}: no adapter`);
       continue;
     }
-    const requiredLimits: Record<string, number> = {};
-    for (const l of LIMITS) requiredLimits[l] = adapter.limits[l];
-    const requiredFeatures = FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
-    const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+    const device = await requestDevice(adapter);
     instances.push(gpu);
-    const info = adapter.info;
-    const name = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'unnamed adapter';
-    return { device, backend: b, label: `Dawn ${b}, ${name}` };
+    return { device, backend: b, label: `Dawn ${b}, ${adapterName(adapter)}` };
   }
   throw new VipLlavaError(`device "webgpu" is not available: no WebGPU adapter (${tried.join('; ')})`);
 }

@@ -1,5 +1,5 @@
 /** The WebGPU engine as the registry sees it in Node: Dawn's device when the `webgpu` package loads. */
-import type { Engine } from '../registry.js';
+import type { Engine } from '../engine.js';
 import { dawnDevice, dawnUnavailable } from './dawn.node.js';
 import { WebGPUBackend } from './webgpu_backend.js';
 
