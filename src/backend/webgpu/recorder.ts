@@ -80,7 +80,7 @@ export class Recorder {
 
   /** Writes host data into a storage (at once, ahead of any command recorded later). */
   write(s: Storage, data: ArrayBufferView, byteOffset = 0): void {
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength); // never shared memory here
     const padded = bytes.byteLength % 4 ? new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4) : null;
     padded?.set(bytes);
     this.device.queue.writeBuffer(s.buffer, byteOffset, padded ?? bytes);
