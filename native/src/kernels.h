@@ -45,7 +45,7 @@ struct Kernels {
   const char* isa;           // the set's name: VIPLLAVA_ISA and info() use it
   const char* instructions;  // what its kernels are built on, for info() and the benchmarks
   bool bf16dot;              // bf16 products in hardware: bfloat16 weights pack as PANEL_BF16DOT, else PANEL_BF16
-  // linear() walks the whole of K in one pass for m ≤ this many rows (its tiles then cover a strip of 64
+  // linear() walks the whole of K in one pass for m ≤ this many rows (its tiles then cover a panel or strip of
   // features, so the weights stream once); larger m is split into k blocks that stay in cache: 256 inputs for
   // the float formats, int8_kc for the quantised ones.
   int whole_k_rows;

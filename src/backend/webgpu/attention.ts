@@ -6,16 +6,18 @@
  * - many queries (prefill, the vision tower): a workgroup per 64 queries of one (batch, head), a thread per
  *   query, keys and values staged in workgroup memory 16 rows at a time and shared by all 64.
  */
-import type { Recorder } from './recorder.js';
-import { f32Bits } from './norms.js';
+import { f32Bits, rowGrid, type Recorder } from './recorder.js';
 import { helpers, reader, type GpuDtype } from './wgsl.js';
 
 const T = 64;
 /** Largest head_dim: each thread keeps MAX_D / 64 output dims. */
 export const MAX_HEAD_DIM = 256;
 
-function perQuery(kv: GpuDtype): string {
-  return /* wgsl */ `
+/**
+ * What both kernels declare: the parameters (splits: the decode kernel's only), q, k, v, the key mask, y; and the
+ * keys [first, last] query s may see under the causal and sliding-window rules.
+ */
+const common = (kv: GpuDtype) => /* wgsl */ `
 struct P { batch: u32, seq: u32, heads: u32, kv_heads: u32, d: u32, kv_length: u32, kv_rows: u32, scale: f32,
            past: u32, causal: u32, window: u32, masked: u32, splits: u32 }
 @group(0) @binding(0) var<uniform> p: P;
@@ -25,6 +27,18 @@ ${reader('k', 2, kv)}
 ${reader('v', 3, kv)}
 @group(0) @binding(4) var<storage, read> key_mask: array<u32>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
+fn key_bounds(s: u32) -> vec2<i32> {
+  let qi = select(0u, p.past + s, p.causal == 1u);
+  var last = i32(p.kv_length) - 1;
+  if (p.causal == 1u) { last = min(last, i32(qi)); }
+  var first = 0;
+  if (p.window > 0u) { first = max(0, i32(qi) - i32(p.window) + 1); }
+  return vec2<i32>(first, last);
+}`;
+
+function perQuery(kv: GpuDtype): string {
+  return /* wgsl */ `
+${common(kv)}
 @group(0) @binding(6) var<storage, read_write> partial: array<f32>;  // [item][split][m, l, acc[d]] when split
 var<workgroup> qv: array<f32, ${MAX_HEAD_DIM}>;
 var<workgroup> sc: array<f32, ${T}>;
@@ -44,11 +58,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let kv_width = p.kv_heads * p.d;
   for (var i = lid; i < p.d; i += ${T}u) { qv[i] = q[q_off + i]; }
   workgroupBarrier();
-  let qi = select(0u, p.past + s, p.causal == 1u);
-  var last = i32(p.kv_length) - 1;
-  if (p.causal == 1u) { last = min(last, i32(qi)); }
-  var first = 0;
-  if (p.window > 0u) { first = max(0, i32(qi) - i32(p.window) + 1); }
+  let seen = key_bounds(s);
+  let first = seen.x;
+  let last = seen.y;
   // this workgroup's share of the keys
   let per = (max(last - first + 1, 0) + i32(p.splits) - 1) / i32(p.splits);
   let lo = first + i32(split) * per;
@@ -118,15 +130,7 @@ const ROWS_MAX_D = 128;
 
 function perBlock(kv: GpuDtype): string {
   return /* wgsl */ `
-struct P { batch: u32, seq: u32, heads: u32, kv_heads: u32, d: u32, kv_length: u32, kv_rows: u32, scale: f32,
-           past: u32, causal: u32, window: u32, masked: u32 }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-${helpers(kv)}
-${reader('k', 2, kv)}
-${reader('v', 3, kv)}
-@group(0) @binding(4) var<storage, read> key_mask: array<u32>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+${common(kv)}
 var<workgroup> ks: array<array<f32, ${ROWS_MAX_D}>, ${KB}>;
 var<workgroup> vs: array<array<f32, ${ROWS_MAX_D}>, ${KB}>;
 const NEG = -3.0e38;
@@ -145,17 +149,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let q_off = ((b * p.seq + min(s, p.seq - 1u)) * p.heads + h) * p.d;
   var qv: array<f32, ${ROWS_MAX_D}>;
   for (var i = 0u; i < p.d; i++) { qv[i] = q[q_off + i]; }
-  let qi = select(0u, p.past + s, p.causal == 1u);
-  var last = i32(p.kv_length) - 1;
-  if (p.causal == 1u) { last = min(last, i32(qi)); }
-  var first = 0;
-  if (p.window > 0u) { first = max(0, i32(qi) - i32(p.window) + 1); }
+  let seen = key_bounds(s);
+  let first = seen.x;
+  let last = seen.y;
   // the keys any query of the block may see
   let s_last = min(block * ${QB}u + ${QB - 1}u, p.seq - 1u);
-  var block_last = i32(p.kv_length) - 1;
-  if (p.causal == 1u) { block_last = min(block_last, i32(p.past + s_last)); }
-  var block_first = 0;
-  if (p.window > 0u) { block_first = max(0, i32(select(0u, p.past + block * ${QB}u, p.causal == 1u)) - i32(p.window) + 1); }
+  let block_first = key_bounds(block * ${QB}u).x;
+  let block_last = key_bounds(s_last).y;
   var m = NEG;
   var l = 0.0;
   var acc: array<f32, ${ROWS_MAX_D}>;
@@ -248,14 +248,12 @@ export function attention(r: Recorder, y: GPUBuffer, q: GPUBuffer, k: GPUBuffer,
   const splits = blocks ? 1 : keySplits(items, a.kvLength);
   const params = [a.batch, a.seq, a.heads, a.kvHeads, a.d, a.kvLength, a.kvRows, f32Bits(a.scale), a.pastLength ?? 0, a.pastLength === null ? 0 : 1, a.window ?? 0, keyMask ? 1 : 0, splits];
   if (blocks) {
-    r.dispatch(perBlock(kvDtype), { label: 'attention, query blocks', buffers: [q, k, v, keyMask ?? maskDummy, y], params }, grid2(items));
+    r.dispatch(perBlock(kvDtype), { label: 'attention, query blocks', buffers: [q, k, v, keyMask ?? maskDummy, y], params }, rowGrid(items));
     return;
   }
   // the partials (a word when unsplit: a writable binding may not share the read-only mask's placeholder)
   const partial = r.allocate(splits > 1 ? 4 * items * splits * (a.d + 2) : 4);
-  r.dispatch(perQuery(kvDtype), { label: 'attention, per query', buffers: [q, k, v, keyMask ?? maskDummy, y, partial.buffer], params }, grid2(items * splits));
-  if (splits > 1) r.dispatch(COMBINE, { label: 'attention, combine splits', buffers: [partial.buffer, y], params: [items, splits, a.d, a.heads] }, grid2(items));
+  r.dispatch(perQuery(kvDtype), { label: 'attention, per query', buffers: [q, k, v, keyMask ?? maskDummy, y, partial.buffer], params }, rowGrid(items * splits));
+  if (splits > 1) r.dispatch(COMBINE, { label: 'attention, combine splits', buffers: [partial.buffer, y], params: [items, splits, a.d, a.heads] }, rowGrid(items));
   r.release(partial);
 }
-
-const grid2 = (n: number): [number, number] => [Math.min(n, 65535), Math.ceil(n / 65535)];

@@ -18,9 +18,14 @@ export interface Runs {
   dst: { offset: number; stride: number };
 }
 
-const COPY = /* wgsl */ `
+/** The parameters of a strided copy (Runs). */
+const RUNS = /* wgsl */ `
 struct P { outer: u32, run: u32, s_off: u32, s_stride: u32, d_off: u32, d_stride: u32 }
 @group(0) @binding(0) var<uniform> p: P;
+`;
+
+const COPY = /* wgsl */ `
+${RUNS}
 @group(0) @binding(1) var<storage, read> src: array<u32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<u32>;
 ${FLAT_INDEX}
@@ -38,8 +43,7 @@ export function copyRuns(r: Recorder, dst: GPUBuffer, src: GPUBuffer, c: Runs): 
 }
 
 const TO_HALF = /* wgsl */ `
-struct P { outer: u32, run: u32, s_off: u32, s_stride: u32, d_off: u32, d_stride: u32 }
-@group(0) @binding(0) var<uniform> p: P;
+${RUNS}
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<u32>;
 ${FLAT_INDEX}

@@ -7,7 +7,7 @@
  * - GEMM (prefill, the vision tower): a workgroup per 64 × 64 outputs, 16 × 16 threads of 4 × 4 outputs each,
  *   with 16-wide slices of x and w staged in workgroup memory.
  */
-import type { Recorder } from './recorder.js';
+import { rowGrid, type Recorder } from './recorder.js';
 import { helpers, reader, unpackHalf, type GpuDtype } from './wgsl.js';
 
 export const GEMV_ROWS = 4;
@@ -165,7 +165,7 @@ export function linear(
     const groups = Math.ceil(n / COLS);
     const vector = k % perVector(w.dtype) === 0;
     const code = vector ? gemvVector(w.dtype, bias?.dtype ?? null, m) : gemv(w.dtype, bias?.dtype ?? null, m);
-    r.dispatch(code, { label: 'linear gemv', buffers, params: [m, n, k] }, [Math.min(groups, 65535), Math.ceil(groups / 65535)]);
+    r.dispatch(code, { label: 'linear gemv', buffers, params: [m, n, k] }, rowGrid(groups));
   } else {
     r.dispatch(gemm(w.dtype, bias?.dtype ?? null), { label: 'linear gemm', buffers, params: [m, n, k] }, [Math.ceil(n / TILE), Math.ceil(m / TILE)]);
   }

@@ -1,5 +1,5 @@
 /** LayerNorm and RMSNorm over the last dim: one workgroup per row, sums reduced in workgroup memory. */
-import type { Recorder } from './recorder.js';
+import { f32Bits, rowGrid, type Recorder } from './recorder.js';
 import { helpers, reader, type GpuDtype } from './wgsl.js';
 
 const T = 256;
@@ -52,17 +52,10 @@ const RMS = /* wgsl */ `
   let inv = 1.0 / sqrt(sum_first(s, lid) / f32(p.h) + p.eps);
   for (var i = lid; i < p.h; i += ${T}u) { y[o + i] = (x[o + i] * inv) * w_at(i); }`;
 
-const groups = (rows: number): [number, number] => [Math.min(rows, 65535), Math.ceil(rows / 65535)];
-
 export function layerNorm(r: Recorder, y: GPUBuffer, x: GPUBuffer, w: { buffer: GPUBuffer; dtype: GpuDtype }, b: { buffer: GPUBuffer; dtype: GpuDtype }, rows: number, h: number, eps: number): void {
-  r.dispatch(norm(LAYER, w.dtype, b.dtype), { label: 'layerNorm', buffers: [x, y, w.buffer, b.buffer], params: [h, rows, f32Bits(eps)] }, groups(rows));
+  r.dispatch(norm(LAYER, w.dtype, b.dtype), { label: 'layerNorm', buffers: [x, y, w.buffer, b.buffer], params: [h, rows, f32Bits(eps)] }, rowGrid(rows));
 }
 
 export function rmsNorm(r: Recorder, y: GPUBuffer, x: GPUBuffer, w: { buffer: GPUBuffer; dtype: GpuDtype }, rows: number, h: number, eps: number): void {
-  r.dispatch(norm(RMS, w.dtype, null), { label: 'rmsNorm', buffers: [x, y, w.buffer], params: [h, rows, f32Bits(eps)] }, groups(rows));
-}
-
-/** The bit pattern of an f32, as a parameter word. */
-export function f32Bits(v: number): number {
-  return new Uint32Array(Float32Array.of(v).buffer)[0];
+  r.dispatch(norm(RMS, w.dtype, null), { label: 'rmsNorm', buffers: [x, y, w.buffer], params: [h, rows, f32Bits(eps)] }, rowGrid(rows));
 }

@@ -248,6 +248,19 @@ function sizeClass(bytes: number): number {
   return Math.ceil(n / step) * step;
 }
 
+/**
+ * Workgroups for kernels that number them `wid.y · 65535 + wid.x` (one per row or item): rows of exactly
+ * MAX_GROUPS, so that the shader can rebuild the index without knowing the grid.
+ */
+export function rowGrid(n: number): [number, number] {
+  return [Math.min(n, MAX_GROUPS), Math.ceil(n / MAX_GROUPS)];
+}
+
+/** The bit pattern of an f32, as a parameter word. */
+export function f32Bits(v: number): number {
+  return new Uint32Array(Float32Array.of(v).buffer)[0];
+}
+
 /** The flat index of a thread in a grid made by grid() (WGSL, for the one-dimensional kernels). */
 export const FLAT_INDEX = /* wgsl */ `
 fn flat(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
