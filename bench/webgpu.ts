@@ -7,7 +7,10 @@
  * bandwidth). Wall time around a submission per op: on a CPU adapter the figures are a sanity check, not a speed
  * claim. tools/bench_torch_gpu.py runs transformers on the same shapes for the side-by-side ratio.
  *
- *   npm run bench:webgpu [-- --shapes 7b] [-- --dtype float16|float32] [-- --model DIR] [-- --runs N]
+ *   npm run bench:webgpu [-- --shapes 7b] [-- --dtype float16|float32|q8_0|q4_0] [-- --model DIR] [-- --runs N]
+ *
+ * With q8_0 / q4_0 the op weights are quantised from float16 ones and the model loads with that dtype (its
+ * language model's linear weights quantised).
  */
 import { parseArgs } from 'node:util';
 import { dawnDevice } from '../src/backend/webgpu/dawn.node.js';
@@ -28,7 +31,9 @@ const { values } = parseArgs({
   },
 });
 const runs = Number(values.runs);
-const dtype = values.dtype as 'float16' | 'float32';
+const dtype = values.dtype as 'float16' | 'float32' | 'q8_0' | 'q4_0';
+if (!['float16', 'float32', 'q8_0', 'q4_0'].includes(dtype)) throw new Error(`--dtype must be one of float16, float32, q8_0, q4_0, got "${dtype}"`);
+const quantised = dtype === 'q8_0' || dtype === 'q4_0';
 // 7B: hidden 4096, MLP 11008, 32 heads of 128, vocab 32000; vision 1024 wide, 16 heads of 64, MLP 4096
 const S = values.shapes === '7b' ? { h: 4096, mlp: 11008, heads: 32, d: 128, vocab: 32000, vh: 1024, vheads: 16, vmlp: 4096 } : { h: 256, mlp: 688, heads: 4, d: 64, vocab: 4000, vh: 128, vheads: 2, vmlp: 512 };
 
@@ -66,7 +71,9 @@ async function gpuTime(op: () => void, n: number): Promise<number | null> {
 }
 const gpuCell = (t: number | null) => (t === null ? '' : `${(t * 1e3).toFixed(3).padStart(8)} ms GPU`);
 const activations = (m: number, k: number) => be.fromHost(Float32Array.from({ length: m * k }, (_, i) => Math.sin(i * 0.37)), [m, k]);
-const bytesPerWeight = dtype === 'float32' ? 4 : 2;
+/** Bytes a weight reads per value: blocks of 32 carry a float16 scale. */
+const bytesPerWeight = { float32: 4, float16: 2, q8_0: 34 / 32, q4_0: 18 / 32 }[dtype];
+const uploadWeight = (t: Tensor) => (quantised ? be.upload(t, { storage: dtype, compute: 'int8', linear: true }) : be.upload(t));
 
 if (!values['no-ops']) {
   const linears = [
@@ -80,7 +87,7 @@ if (!values['no-ops']) {
   ];
   console.log('op                                  median (wall) GFLOP/s   weight GB/s  (of the limit)   GPU time per call (timestamps)');
   for (const s of linears) {
-    const w = be.upload(matrix(s.n, s.k));
+    const w = uploadWeight(matrix(s.n, s.k));
     const x = activations(s.m, s.k);
     const t = await time(async () => {
       be.release(be.linear(x, w));
@@ -122,7 +129,7 @@ if (!values['no-ops']) {
 
 if (!values['no-model']) {
   const dir = values.model ?? DEFAULT_MODEL;
-  const model = await VipLlavaForConditionalGeneration.fromPretrained(dir, { backend: be });
+  const model = await VipLlavaForConditionalGeneration.fromPretrained(dir, { backend: be, ...(quantised ? { dtype } : {}) });
   const c = model.config;
   const side = c.vision_config.image_size;
   const pixels = new Tensor('float32', Float32Array.from({ length: 3 * side * side }, (_, k) => Math.sin(k) * 0.5), [1, 3, side, side]);

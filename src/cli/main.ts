@@ -39,7 +39,7 @@ ${SERVE_HELP}
 engine options (generate, chat, eval, serve):
   --dtype auto|float32|float16|bfloat16|q8_0|q4_0
                             weights at run time: auto keeps the checkpoint's (fp32 compute); bfloat16 computes
-                            linear layers in bf16; q8_0 / q4_0 quantise the language model (native engine)
+                            linear layers in bf16; q8_0 / q4_0 quantise the language model (native, webgpu)
   --quantize-vision         with q8_0 / q4_0, quantise the vision tower and projector too
   --kv-cache float32|float16
                             how the KV cache holds keys and values (default float32; float16 halves it)

@@ -12,6 +12,7 @@ import { dawnDevice } from '../../src/backend/webgpu/dawn.node.js';
 import { WebGPUBackend } from '../../src/backend/webgpu/webgpu_backend.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { float32ToBfloat16, float32ToHalf, halfToFloat32 } from '../../src/tensor/float16.js';
+import { dequantize, quantize } from '../../src/weights/quantize.js';
 import { relativeError } from '../helpers/compare.js';
 
 const ref = new ReferenceBackend();
@@ -58,6 +59,33 @@ describe(`webgpu engine${gpu ? ` (${gpu.describe()})` : ''}`, { skip: gpu ? fals
         }
       }
     }
+  });
+
+  test('linear for Q8_0 and Q4_0 weights: the blocks dequantised in the kernels, against the reference on the same dequantised weights', async () => {
+    for (const dtype of ['q8_0', 'q4_0'] as const) {
+      // K a multiple of 32 (the vector GEMV) and not (blocks zero-padded, one value per read)
+      for (const [m, k, n] of [[1, 64, 45], [4, 320, 33], [2, 100, 19], [1, 4096, 9], [17, 288, 70], [70, 517, 97]]) {
+        const w = weight('float16', [n, k]);
+        const exact = new Tensor('float32', dequantize(quantize(w.toFloat32(), n, k, dtype), dtype), [n, k]);
+        const x = randn(m * k);
+        const bias = weight('float32', [n]);
+        const want = await ref.read(ref.linear(ref.fromHost(x, [m, k]), ref.upload(exact), ref.upload(bias)));
+        const held = gpu!.upload(w, { storage: dtype, compute: 'int8', linear: true });
+        assert.deepEqual(await gpu!.read(held), exact.toFloat32(), `${dtype} [${n}, ${k}] reads back as its dequantised blocks`);
+        const got = await gpu!.read(gpu!.linear(gpu!.fromHost(x, [m, k]), held, gpu!.upload(bias)));
+        const err = relativeError(got, want);
+        assert.ok(err <= 5e-6, `${dtype} m=${m} k=${k} n=${n}: ${err.toExponential(2)}`);
+      }
+    }
+    // the patch embedding's [hidden, 3, p, p] weight quantises as the [hidden, 3·p·p] matrix it multiplies by
+    const p16 = weight('float16', [19, 3, 4, 4]);
+    const pixels = randn(2 * 3 * 12 * 12);
+    const exact = new Tensor('float32', dequantize(quantize(p16.toFloat32(), 19, 48, 'q8_0'), 'q8_0'), [19, 3, 4, 4]);
+    const want = await ref.read(ref.patchEmbed(ref.fromHost(pixels, [2, 3, 12, 12]), ref.upload(exact)));
+    const got = await gpu!.read(gpu!.patchEmbed(gpu!.fromHost(pixels, [2, 3, 12, 12]), gpu!.upload(p16, { storage: 'q8_0', compute: 'int8', linear: true })));
+    assert.ok(relativeError(got, want) <= 5e-6);
+    const q = gpu!.upload(p16, { storage: 'q4_0', compute: 'int8', linear: true });
+    assert.throws(() => gpu!.add(q, q), /a q4_0 tensor is a linear layer's weight; only linear reads it/);
   });
 
   test('element-wise ops, activations, norms, rope, the patch embedding and layout ops', async () => {
@@ -110,6 +138,10 @@ describe(`webgpu engine${gpu ? ` (${gpu.describe()})` : ''}`, { skip: gpu ? fals
       { batch: 2, seq: 45, rows: 150, numHeads: 4, numKvHeads: 2, headDim: 16, scale: 0.25, kvLength: 148, causal: { pastLength: 103 } },
       { batch: 2, seq: 1, rows: 70, numHeads: 4, numKvHeads: 1, headDim: 130, scale: 0.1, kvLength: 66, causal: { pastLength: 65 } },
       { batch: 1, seq: 40, rows: 40, numHeads: 2, numKvHeads: 2, headDim: 36, scale: 0.2, kvLength: 40, causal: { pastLength: 0 }, slidingWindow: 9 },
+      // the language model's and the vision tower's head sizes; a head_dim that is no multiple of 4
+      { batch: 1, seq: 70, rows: 70, numHeads: 2, numKvHeads: 2, headDim: 128, scale: 128 ** -0.5, kvLength: 70, causal: { pastLength: 0 } },
+      { batch: 2, seq: 33, rows: 33, numHeads: 2, numKvHeads: 2, headDim: 64, scale: 0.125, kvLength: 33 },
+      { batch: 1, seq: 21, rows: 30, numHeads: 3, numKvHeads: 1, headDim: 18, scale: 0.3, kvLength: 29, causal: { pastLength: 8 } },
       // decode over a long cache: keys split across workgroups, then combined
       { batch: 2, seq: 1, rows: 700, numHeads: 4, numKvHeads: 2, headDim: 64, scale: 0.125, kvLength: 650, causal: { pastLength: 649 } },
       { batch: 1, seq: 3, rows: 530, numHeads: 2, numKvHeads: 2, headDim: 40, scale: 0.15, kvLength: 520, causal: { pastLength: 517 }, slidingWindow: 300 },
@@ -162,7 +194,8 @@ describe(`webgpu engine${gpu ? ` (${gpu.describe()})` : ''}`, { skip: gpu ? fals
     assert.throws(() => be.linear(be.fromHost(randn(6), [2, 3]), be.upload(weight('float32', [4, 5]))), /does not match weight/);
     assert.throws(() => be.fromHost(randn(5), [2, 3]), /5 values do not fill dims \[2, 3\]/);
     assert.throws(() => be.add(be.fromHost(randn(6), [2, 3]), be.fromHost(randn(4), [4])), /does not broadcast/);
-    assert.throws(() => be.check({ parameters: [{ name: 'w', shape: [2], format: { storage: 'q8_0', compute: 'int8', linear: true } }], activations: [] }), /cannot hold w as q8_0 yet/);
+    assert.throws(() => be.check({ parameters: [{ name: 'norm.w', shape: [2], format: { storage: 'q8_0', compute: 'int8', linear: false } }], activations: [] }), /quantises only linear weights, not norm.w/);
+    assert.throws(() => be.upload(weight('float32', [8]), { storage: 'q4_0', compute: 'int8', linear: true }), /quantises matrices, not a tensor of dims \[8\]/);
   });
 });
 

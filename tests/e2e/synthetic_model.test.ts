@@ -13,6 +13,7 @@ import { DEFAULT_MODEL, SYNTHETIC_DATA } from '../../src/package_paths.node.js';
 import { ROOT } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/checkpoints.js';
 import { rmSync } from 'node:fs';
+import { webgpuEngine } from '../../src/backend/webgpu/webgpu_engine.node.js';
 
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const cli = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: ROOT });
@@ -69,11 +70,13 @@ describe('the shipped synthetic model', () => {
     assert.equal(shape.stdout, 'square\n');
   });
 
-  test('engine flags: the reference engine, bf16 and 8-bit weights, an fp16 KV cache give the same answer; bad values are refused', () => {
+  test('engine flags: the reference engine, bf16 and 8-bit weights (4-bit too on WebGPU), an fp16 KV cache give the same answer; bad values are refused', () => {
     const scene = join(ROOT, 'docs', 'images', 'shapes.png');
     const ask = ['generate', '--image', scene, '--box', '132,66,200,132', '--prompt', 'What colour is the shape within the red rectangle?'];
     const cache = tempDir('cli-cache');
-    for (const flags of [['--engine', 'reference'], ['--engine', 'native', '--dtype', 'bfloat16'], ['--engine', 'native', '--dtype', 'q8_0', '--threads', '1', '--kv-cache', 'float16']]) {
+    const runs = [['--engine', 'reference'], ['--engine', 'native', '--dtype', 'bfloat16'], ['--engine', 'native', '--dtype', 'q8_0', '--threads', '1', '--kv-cache', 'float16']];
+    if (webgpuEngine.unavailable() === null) runs.push(['--device', 'webgpu', '--dtype', 'q8_0'], ['--device', 'webgpu', '--dtype', 'q4_0', '--kv-cache', 'float16']);
+    for (const flags of runs) {
       const r = spawnSync(process.execPath, [CLI, ...ask, ...flags], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, VIPLLAVA_CACHE_DIR: cache } });
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stdout, 'blue\n', flags.join(' '));
@@ -82,7 +85,7 @@ describe('the shipped synthetic model', () => {
     assert.match(cli([...ask, '--dtype', 'q9']).stderr, /--dtype must be one of auto, float32, float16, bfloat16, q8_0, q4_0, got "q9"/);
     assert.match(cli([...ask, '--threads', '0']).stderr, /--threads must be a positive integer, got "0"/);
     assert.match(cli([...ask, '--kv-cache', 'int8']).stderr, /--kv-cache must be one of float32, float16, got "int8"/);
-    assert.match(cli([...ask, '--engine', 'reference', '--dtype', 'q4_0']).stderr, /cannot hold weights of dtype q4_0 \(quantised weights need the native engine\)/);
+    assert.match(cli([...ask, '--engine', 'reference', '--dtype', 'q4_0']).stderr, /cannot hold weights of dtype q4_0 \(quantised weights need the native or WebGPU engine\)/);
   });
 
   test('vipllava eval reports accuracy next to transformers', () => {

@@ -15,6 +15,7 @@ import { readAllTensors, tempDir, toRaw, writeCheckpoint } from '../helpers/chec
 import type { RawTensor } from '../helpers/safetensors_writer.js';
 import { relativeError } from '../helpers/compare.js';
 import { webgpuEngine } from '../../src/backend/webgpu/webgpu_engine.node.js';
+import { dequantize, quantize } from '../../src/weights/quantize.js';
 
 const LAYOUTS: Record<string, (legacy: string) => string> = {
   'hub legacy': (k) => k,
@@ -176,9 +177,25 @@ describe('checkpoint loading', () => {
       await assert.rejects(VipLlavaForConditionalGeneration.fromPretrained('./no/such/../../folder here'), /no checkpoint folder at /);
     });
 
-    test('a device that cannot hold the weights as asked, or is not there', async () => {
-      const refused = webgpuEngine.unavailable() === null ? /backend "webgpu" cannot hold language_model\.\S+ as q8_0 yet/ : /device "webgpu" is not available/;
-      await assert.rejects(VipLlavaForConditionalGeneration.fromPretrained(TINY_LLAMA, { device: 'webgpu', dtype: 'q8_0' }), refused);
+    test('quantised on WebGPU: the language model\'s linear weights as the host\'s Q8_0 / Q4_0 blocks, the rest as loaded; or the device is not there', async () => {
+      if (webgpuEngine.unavailable() !== null) {
+        await assert.rejects(VipLlavaForConditionalGeneration.fromPretrained(TINY_LLAMA, { device: 'webgpu', dtype: 'q8_0' }), /device "webgpu" is not available/);
+        return;
+      }
+      for (const dtype of ['q8_0', 'q4_0'] as const) {
+        const model = await VipLlavaForConditionalGeneration.fromPretrained(TINY_LLAMA, { device: 'webgpu', dtype });
+        let quantised = 0;
+        for (const [name, p] of namedParameters(model)) {
+          const want = reference.get(name)!;
+          const got = await p.value.backend.read(p.value);
+          if (p.linear && p.quantize === 'always') {
+            const [n] = p.shape;
+            assert.deepEqual(got, dequantize(quantize(want, n, want.length / n, dtype), dtype), `${dtype} ${name}`);
+            quantised++;
+          } else assert.deepEqual(got, want, `${dtype} ${name}`);
+        }
+        assert.ok(quantised > 0);
+      }
     });
   });
 });

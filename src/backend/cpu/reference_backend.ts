@@ -33,7 +33,7 @@ export class ReferenceBackend implements Backend {
     for (const { format } of needs.parameters) {
       const d = format.storage;
       if (d !== 'float32' && d !== 'float16' && d !== 'bfloat16') {
-        throw new VipLlavaError(`backend "${this.name}" cannot hold weights of dtype ${d} (quantised weights need the native engine)`);
+        throw new VipLlavaError(`backend "${this.name}" cannot hold weights of dtype ${d} (quantised weights need the native or WebGPU engine)`);
       }
     }
     for (const a of needs.activations) {

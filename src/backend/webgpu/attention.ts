@@ -3,8 +3,9 @@
  * maximum and sum (online softmax), so no S × T matrix is ever made; causal, sliding-window and key-mask rules as
  * the reference's. Two shapes of work:
  * - few queries (decode): a workgroup per (batch, query, head); keys go by in chunks of 64, one score per thread;
- * - many queries (prefill, the vision tower): a workgroup per 64 queries of one (batch, head), a thread per
- *   query, keys and values staged in workgroup memory 16 rows at a time and shared by all 64.
+ * - many queries (prefill, the vision tower): a workgroup per 32 queries of one (batch, head), 4 threads to a
+ *   query (each a quarter of the head's dims), keys and values staged in workgroup memory 8 rows at a time and
+ *   shared by all 32, the quarters' dot products summed through workgroup memory.
  */
 import { f32Bits, rowGrid, type Recorder } from './recorder.js';
 import { helpers, reader, type GpuDtype } from './wgsl.js';
@@ -123,18 +124,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }`;
 }
 
-/** Queries per workgroup, and key rows staged at a time, of the many-query kernel (head_dim ≤ ROWS_MAX_D). */
-const QB = 64;
-const KB = 16;
+/**
+ * The many-query kernel's shape: QB queries per workgroup, SL threads to a query (each holding every SL-th dim of
+ * its q and output), and as many key rows staged at a time as fit (at most 16) with the slices' partial dot
+ * products in WebGPU's guaranteed 16 KB of workgroup memory; compiled for each head_dim (≤ ROWS_MAX_D).
+ */
+const QB = 32;
+const SL = 4;
 const ROWS_MAX_D = 128;
+const keyRows = (d: number) => Math.min(16, Math.floor(16384 / (8 * d + 4 * QB * SL)));
 
-function perBlock(kv: GpuDtype): string {
+function perBlock(kv: GpuDtype, d: number): string {
+  const per = Math.ceil(d / SL);
+  const KB = keyRows(d);
   return /* wgsl */ `
 ${common(kv)}
-var<workgroup> ks: array<array<f32, ${ROWS_MAX_D}>, ${KB}>;
-var<workgroup> vs: array<array<f32, ${ROWS_MAX_D}>, ${KB}>;
+var<workgroup> ks: array<array<f32, ${d}>, ${KB}>;
+var<workgroup> vs: array<array<f32, ${d}>, ${KB}>;
+var<workgroup> part: array<f32, ${KB * QB * SL}>;  // [key j][query][slice]
 const NEG = -3.0e38;
-@compute @workgroup_size(${QB})
+@compute @workgroup_size(${QB * SL})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let blocks = (p.seq + ${QB - 1}u) / ${QB}u;
   let item = wid.y * 65535u + wid.x;  // ((b · heads + h) · blocks + block)
@@ -144,11 +153,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let b = item / (blocks * p.heads);
   let g = h / (p.heads / p.kv_heads);
   let kv_width = p.kv_heads * p.d;
-  let s = block * ${QB}u + lid;
+  let qi = lid / ${SL}u;
+  let sl = lid % ${SL}u;
+  let s = block * ${QB}u + qi;
   let live = s < p.seq;
   let q_off = ((b * p.seq + min(s, p.seq - 1u)) * p.heads + h) * p.d;
-  var qv: array<f32, ${ROWS_MAX_D}>;
-  for (var i = 0u; i < p.d; i++) { qv[i] = q[q_off + i]; }
+  // this thread's dims: sl, sl + SL, sl + 2·SL, …
+  var qv: array<f32, ${per}>;
+  for (var e = 0u; e < ${per}u; e++) {
+    let i = sl + e * ${SL}u;
+    qv[e] = select(0.0, q[q_off + min(i, p.d - 1u)], i < p.d);
+  }
   let seen = key_bounds(s);
   let first = seen.x;
   let last = seen.y;
@@ -158,10 +173,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let block_last = key_bounds(s_last).y;
   var m = NEG;
   var l = 0.0;
-  var acc: array<f32, ${ROWS_MAX_D}>;
+  var acc: array<f32, ${per}>;
   for (var t0 = block_first; t0 <= block_last; t0 += ${KB}) {
-    // 64 threads stage KB rows of k and v
-    for (var e = lid; e < ${KB}u * p.d; e += ${QB}u) {
+    for (var e = lid; e < ${KB}u * p.d; e += ${QB * SL}u) {
       let j = e / p.d;
       let i = e % p.d;
       let t = u32(min(t0 + i32(j), i32(p.kv_rows) - 1));
@@ -170,23 +184,48 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       vs[j][i] = v_at(off);
     }
     workgroupBarrier();
-    for (var j = 0; j < ${KB}; j++) {
-      let t = t0 + j;
-      if (!live || t < first || t > last || (p.masked == 1u && key_mask[b * p.kv_length + u32(t)] == 0u)) { continue; }
+    for (var j = 0u; j < ${KB}u; j++) {
       var dot = 0.0;
-      for (var i = 0u; i < p.d; i++) { dot = fma(qv[i], ks[j][i], dot); }
-      let score = dot * p.scale;
-      let nm = max(m, score);
+      for (var e = 0u; e < ${per}u; e++) {
+        let i = sl + e * ${SL}u;
+        if (i < p.d) { dot = fma(qv[e], ks[j][i], dot); }
+      }
+      part[(j * ${QB}u + qi) * ${SL}u + sl] = dot;
+    }
+    workgroupBarrier();
+    // the tile's scores (every slice of a query computes the same ones), one rescale for the tile
+    var sc: array<f32, ${KB}>;
+    var cm = NEG;
+    for (var j = 0u; j < ${KB}u; j++) {
+      let t = t0 + i32(j);
+      var score = NEG;
+      if (live && t >= first && t <= last && (p.masked == 0u || key_mask[b * p.kv_length + u32(t)] != 0u)) {
+        var dot = 0.0;
+        for (var x = 0u; x < ${SL}u; x++) { dot += part[(j * ${QB}u + qi) * ${SL}u + x]; }
+        score = dot * p.scale;
+      }
+      sc[j] = score;
+      cm = max(cm, score);
+    }
+    if (cm > NEG) {
+      let nm = max(m, cm);
       let corr = select(exp(m - nm), 0.0, m == NEG);
-      let pj = exp(score - nm);
-      l = l * corr + pj;
-      for (var i = 0u; i < p.d; i++) { acc[i] = fma(pj, vs[j][i], acc[i] * corr); }
+      l = l * corr;
+      for (var e = 0u; e < ${per}u; e++) { acc[e] = acc[e] * corr; }
+      for (var j = 0u; j < ${KB}u; j++) {
+        let pj = select(exp(sc[j] - nm), 0.0, sc[j] == NEG);
+        l = l + pj;
+        for (var e = 0u; e < ${per}u; e++) { acc[e] = fma(pj, vs[j][min(sl + e * ${SL}u, ${d - 1}u)], acc[e]); }
+      }
       m = nm;
     }
     workgroupBarrier();
   }
   if (live) {
-    for (var i = 0u; i < p.d; i++) { y[q_off + i] = select(acc[i] / l, 0.0, m == NEG); }
+    for (var e = 0u; e < ${per}u; e++) {
+      let i = sl + e * ${SL}u;
+      if (i < p.d) { y[q_off + i] = select(acc[e] / l, 0.0, m == NEG); }
+    }
   }
 }`;
 }
@@ -248,7 +287,7 @@ export function attention(r: Recorder, y: GPUBuffer, q: GPUBuffer, k: GPUBuffer,
   const splits = blocks ? 1 : keySplits(items, a.kvLength);
   const params = [a.batch, a.seq, a.heads, a.kvHeads, a.d, a.kvLength, a.kvRows, f32Bits(a.scale), a.pastLength ?? 0, a.pastLength === null ? 0 : 1, a.window ?? 0, keyMask ? 1 : 0, splits];
   if (blocks) {
-    r.dispatch(perBlock(kvDtype), { label: 'attention, query blocks', buffers: [q, k, v, keyMask ?? maskDummy, y], params }, rowGrid(items));
+    r.dispatch(perBlock(kvDtype, a.d), { label: 'attention, query blocks', buffers: [q, k, v, keyMask ?? maskDummy, y], params }, rowGrid(items));
     return;
   }
   // the partials (a word when unsplit: a writable binding may not share the read-only mask's placeholder)

@@ -1,14 +1,21 @@
 /**
- * y [M, N] = x [M, K] · w [N, K]ᵀ (+ bias [N]) for weights in f32, float16 or bfloat16, f32 accumulation.
+ * y [M, N] = x [M, K] · w [N, K]ᵀ (+ bias [N]) for weights in f32, float16, bfloat16, Q8_0 or Q4_0 (dequantised in
+ * the kernels; quantized.ts has their layout), f32 accumulation.
  * - GEMV (M ≤ GEMV_ROWS, decode): a workgroup of 256 threads per 8 output features, 32 threads to a feature,
  *   each reading 16 bytes of its weight row at a time (8 halves or 4 floats; consecutive threads, consecutive
- *   bytes), partial sums reduced in workgroup memory. Where K is not a multiple of the vector, a slower variant
+ *   bytes), partial sums reduced in workgroup memory. Q8_0 reads are half a block, Q4_0 reads a whole one, each
+ *   with its scale. Where K is not a multiple of the vector (of 32 for the quantised formats), a slower variant
  *   with one value per read: 64 threads split K for 8 features.
  * - GEMM (prefill, the vision tower): a workgroup per 64 × 64 outputs, 16 × 16 threads of 4 × 4 outputs each,
  *   with 16-wide slices of x and w staged in workgroup memory.
  */
 import { rowGrid, type Recorder } from './recorder.js';
 import { helpers, reader, unpackHalf, type GpuDtype } from './wgsl.js';
+import { quantLayout, quantReader } from './quantized.js';
+import type { QuantDtype } from '../../weights/quantize.js';
+
+export type WeightDtype = GpuDtype | QuantDtype;
+const quantized = (w: WeightDtype): w is QuantDtype => w === 'q8_0' || w === 'q4_0';
 
 export const GEMV_ROWS = 4;
 const COLS = 8;
@@ -16,18 +23,27 @@ const THREADS = 64;
 const TILE = 64;
 const KT = 16;
 
-function head(w: GpuDtype, bias: GpuDtype | null): string {
+/** blocks and scales: the quantised formats' blocks per row and first scale word (quantized.ts). */
+const PARAMS = 'struct P { m: u32, n: u32, k: u32, blocks: u32, scales: u32 }\n@group(0) @binding(0) var<uniform> p: P;';
+
+/** The weight at binding 3 and fn w_rc(row, kk) -> f32, its element (row, kk). */
+function weightReader(w: WeightDtype): string {
+  if (quantized(w)) return quantReader(w, 3);
+  return `${reader('w', 3, w)}
+fn w_rc(row: u32, kk: u32) -> f32 { return w_at(row * p.k + kk); }`;
+}
+
+function head(w: WeightDtype, bias: GpuDtype | null): string {
   return /* wgsl */ `
-struct P { m: u32, n: u32, k: u32 }
-@group(0) @binding(0) var<uniform> p: P;
+${PARAMS}
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
-${helpers(w, ...(bias ? [bias] : []))}
-${reader('w', 3, w)}
+${helpers(quantized(w) ? 'float16' : w, ...(bias ? [bias] : []))}
+${weightReader(w)}
 ${bias ? reader('bias', 4, bias) : ''}`;
 }
 
-function gemv(w: GpuDtype, bias: GpuDtype | null, m: number): string {
+function gemv(w: WeightDtype, bias: GpuDtype | null, m: number): string {
   return /* wgsl */ `${head(w, bias)}
 var<workgroup> part: array<f32, ${THREADS * COLS * m}>;
 @compute @workgroup_size(${THREADS})
@@ -39,7 +55,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     for (var r = 0u; r < ${m}u; r++) { xv[r] = x[r * p.k + kk]; }
     for (var c = 0u; c < ${COLS}u; c++) {
       let col = min(c0 + c, p.n - 1u);
-      let wv = w_at(col * p.k + kk);
+      let wv = w_rc(col, kk);
       for (var r = 0u; r < ${m}u; r++) { acc[r * ${COLS}u + c] = fma(xv[r], wv, acc[r * ${COLS}u + c]); }
     }
   }
@@ -59,25 +75,65 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }`;
 }
 
-/** Values of one 16-byte weight read: 8 halves or 4 floats. */
-const perVector = (w: GpuDtype) => (w === 'float32' ? 4 : 8);
+/** K values of one 16-byte weight read: 4 floats, 8 halves, 16 Q8_0 quants or 32 Q4_0 ones. */
+const perVector = (w: WeightDtype) => ({ float32: 4, float16: 8, bfloat16: 8, q8_0: 16, q4_0: 32 })[w];
+/** Whether K suits the vector GEMV: whole reads in every row (whole blocks for the quantised formats). */
+const vectorK = (w: WeightDtype, k: number) => k % (quantized(w) ? 32 : perVector(w)) === 0;
 
-function gemvVector(w: GpuDtype, bias: GpuDtype | null, m: number): string {
+/**
+ * WGSL that adds read j's products with row r's x (vec4s from xo) to acc[r]: `weights` unpacks the read wq
+ * once, `products` is the sum for one row.
+ */
+function vectorProducts(w: WeightDtype): { weights: string; products: string } {
+  switch (w) {
+    case 'float32':
+      return { weights: '', products: 'dot(x[xo], wq)' };
+    case 'float16':
+    case 'bfloat16':
+      return {
+        weights: `let wa = vec4<f32>(${unpackHalf(w, 'wq.x & 0xffffu')}, ${unpackHalf(w, 'wq.x >> 16u')}, ${unpackHalf(w, 'wq.y & 0xffffu')}, ${unpackHalf(w, 'wq.y >> 16u')});
+    let wb = vec4<f32>(${unpackHalf(w, 'wq.z & 0xffffu')}, ${unpackHalf(w, 'wq.z >> 16u')}, ${unpackHalf(w, 'wq.w & 0xffffu')}, ${unpackHalf(w, 'wq.w >> 16u')});`,
+        products: 'dot(x[xo], wa) + dot(x[xo + 1u], wb)',
+      };
+    case 'q8_0': // half a block: 16 int8, four to a word; the block's scale
+      return {
+        weights: `let s = w_scale(row * p.blocks + j / 2u);
+    var wv: array<vec4<f32>, 4>;
+    for (var c = 0u; c < 4u; c++) {
+      let u = wq[c];
+      wv[c] = vec4<f32>(bitcast<vec4<i32>>(vec4<u32>(u << 24u, u << 16u, u << 8u, u)) >> vec4<u32>(24u));
+    }`,
+        products: 's * (dot(x[xo], wv[0]) + dot(x[xo + 1u], wv[1]) + dot(x[xo + 2u], wv[2]) + dot(x[xo + 3u], wv[3]))',
+      };
+    case 'q4_0': // a block: word c holds elements 4c..4c+3 (low nibbles) and 16+4c.. (high nibbles)
+      return {
+        weights: `let s = w_scale(row * p.blocks + j);
+    var lo: array<vec4<f32>, 4>;
+    var hi: array<vec4<f32>, 4>;
+    for (var c = 0u; c < 4u; c++) {
+      let u = vec4<u32>(wq[c]) >> vec4<u32>(0u, 8u, 16u, 24u);
+      lo[c] = vec4<f32>(u & vec4<u32>(15u)) - 8.0;
+      hi[c] = vec4<f32>((u >> vec4<u32>(4u)) & vec4<u32>(15u)) - 8.0;
+    }`,
+        products: `s * (dot(x[xo], lo[0]) + dot(x[xo + 1u], lo[1]) + dot(x[xo + 2u], lo[2]) + dot(x[xo + 3u], lo[3])
+      + dot(x[xo + 4u], hi[0]) + dot(x[xo + 5u], hi[1]) + dot(x[xo + 6u], hi[2]) + dot(x[xo + 7u], hi[3]))`,
+      };
+  }
+}
+
+function gemvVector(w: WeightDtype, bias: GpuDtype | null, m: number): string {
   const v = perVector(w);
-  // the 8 (or 4) weights of read j as vec4s, and their products with row r's x
-  const weights =
-    w === 'float32'
-      ? 'let wa = wq;'
-      : `let wa = vec4<f32>(${unpackHalf(w, 'wq.x & 0xffffu')}, ${unpackHalf(w, 'wq.x >> 16u')}, ${unpackHalf(w, 'wq.y & 0xffffu')}, ${unpackHalf(w, 'wq.y >> 16u')});
-    let wb = vec4<f32>(${unpackHalf(w, 'wq.z & 0xffffu')}, ${unpackHalf(w, 'wq.z >> 16u')}, ${unpackHalf(w, 'wq.w & 0xffffu')}, ${unpackHalf(w, 'wq.w >> 16u')});`;
-  const products = w === 'float32' ? 'dot(x[xo], wa)' : 'dot(x[xo], wa) + dot(x[xo + 1u], wb)';
+  const { weights, products } = vectorProducts(w);
+  const scale = quantized(w)
+    ? 'fn w_scale(blk: u32) -> f32 { let at = p.scales + (blk >> 1u); return half_to_f32((w[at >> 2u][at & 3u] >> ((blk & 1u) * 16u)) & 0xffffu); }'
+    : '';
   return /* wgsl */ `
-struct P { m: u32, n: u32, k: u32 }
-@group(0) @binding(0) var<uniform> p: P;
+${PARAMS}
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<storage, read> w: array<vec4<${w === 'float32' ? 'f32' : 'u32'}>>;
-${helpers(w, ...(bias ? [bias] : []))}
+${helpers(quantized(w) ? 'float16' : w, ...(bias ? [bias] : []))}
+${scale}
 ${bias ? reader('bias', 4, bias) : ''}
 var<workgroup> part: array<f32, ${256 * m}>;
 @compute @workgroup_size(256)
@@ -86,7 +142,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let t = lid % 32u;
   let col = (wid.y * 65535u + wid.x) * 8u + c;
   let row = min(col, p.n - 1u);
-  let reads = p.k / ${v}u;
+  let reads = ${quantized(w) ? `p.blocks * ${32 / v}u` : `p.k / ${v}u`};
   var acc: array<f32, ${m}>;
   for (var j = t; j < reads; j += 32u) {
     let wq = w[row * reads + j];
@@ -110,7 +166,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }`;
 }
 
-function gemm(w: GpuDtype, bias: GpuDtype | null): string {
+function gemm(w: WeightDtype, bias: GpuDtype | null): string {
   return /* wgsl */ `${head(w, bias)}
 var<workgroup> xs: array<array<f32, ${KT}>, ${TILE}>;
 var<workgroup> ws: array<array<f32, ${KT}>, ${TILE}>;
@@ -126,7 +182,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let rr = flat / ${KT}u;
       let kk = k0 + flat % ${KT}u;
       xs[rr][flat % ${KT}u] = select(0.0, x[(r0 + rr) * p.k + kk], r0 + rr < p.m && kk < p.k);
-      ws[rr][flat % ${KT}u] = select(0.0, w_at((c0 + rr) * p.k + kk), c0 + rr < p.n && kk < p.k);
+      ws[rr][flat % ${KT}u] = select(0.0, w_rc(c0 + rr, kk), c0 + rr < p.n && kk < p.k);
     }
     workgroupBarrier();
     for (var t = 0u; t < ${KT}u; t++) {
@@ -153,7 +209,7 @@ export function linear(
   r: Recorder,
   y: GPUBuffer,
   x: GPUBuffer,
-  w: { buffer: GPUBuffer; dtype: GpuDtype },
+  w: { buffer: GPUBuffer; dtype: WeightDtype },
   bias: { buffer: GPUBuffer; dtype: GpuDtype } | null,
   m: number,
   n: number,
@@ -161,12 +217,13 @@ export function linear(
 ): void {
   const buffers = [x, y, w.buffer, ...(bias ? [bias.buffer] : [])];
   if (m === 0 || n === 0) return;
+  const q = quantized(w.dtype) ? quantLayout(w.dtype, n, k) : { blocks: 0, scales: 0 };
+  const params = [m, n, k, q.blocks, q.scales];
   if (m <= GEMV_ROWS) {
     const groups = Math.ceil(n / COLS);
-    const vector = k % perVector(w.dtype) === 0;
-    const code = vector ? gemvVector(w.dtype, bias?.dtype ?? null, m) : gemv(w.dtype, bias?.dtype ?? null, m);
-    r.dispatch(code, { label: 'linear gemv', buffers, params: [m, n, k] }, rowGrid(groups));
+    const code = vectorK(w.dtype, k) ? gemvVector(w.dtype, bias?.dtype ?? null, m) : gemv(w.dtype, bias?.dtype ?? null, m);
+    r.dispatch(code, { label: 'linear gemv', buffers, params }, rowGrid(groups));
   } else {
-    r.dispatch(gemm(w.dtype, bias?.dtype ?? null), { label: 'linear gemm', buffers, params: [m, n, k] }, [Math.ceil(n / TILE), Math.ceil(m / TILE)]);
+    r.dispatch(gemm(w.dtype, bias?.dtype ?? null), { label: 'linear gemm', buffers, params }, [Math.ceil(n / TILE), Math.ceil(m / TILE)]);
   }
 }

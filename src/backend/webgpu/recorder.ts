@@ -3,6 +3,10 @@
  * and one command encoder that records dispatches until something has to wait (a read, a flush) or enough work
  * is queued. Buffers given back while commands that use them are still unsubmitted return to the pool only once
  * those commands are submitted, so later writes (queue.writeBuffer runs at once) can never reach them early.
+ * A decode step repeats the last one's dispatches with the same parameters and, the pool being last-in first-out,
+ * mostly the same buffers: so each distinct parameter block is written once into a uniform buffer kept for it,
+ * and bind groups are kept by (pipeline, uniform, buffers); pool buffers are never destroyed, so a kept bind
+ * group stays valid.
  */
 import { VipLlavaError } from '../../errors.js';
 
@@ -16,6 +20,9 @@ const MAP_MODE_READ = 0x1;
 
 /** Dispatches recorded before the encoder is submitted on its own, bounding what waits in it. */
 const SUBMIT_EVERY = 256;
+/** Parameter blocks and bind groups kept at most; past that they are dropped and made again as needed. */
+const KEPT_PARAMS = 4096;
+const KEPT_GROUPS = 16384;
 /** Threads per workgroup of the one-dimensional kernels; grids wider than MAX_GROUPS wrap into y. */
 export const THREADS = 64;
 const MAX_GROUPS = 65535;
@@ -46,9 +53,14 @@ export interface Binding {
 }
 
 export class Recorder {
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; id: number }>();
+  /** Uniform buffers by the parameter words they hold, and bind groups by pipeline, uniform and buffer ids. */
+  private readonly params = new Map<string, { buffer: GPUBuffer; id: number; bytes: number }>();
+  private readonly groups = new Map<string, GPUBindGroup>();
+  private readonly ids = new WeakMap<GPUBuffer, number>();
+  private nextId = 0;
   private readonly free = new Map<number, GPUBuffer[]>();
-  private pending: Array<{ size: number; buffer: GPUBuffer; uniform: boolean }> = [];
+  private pending: Array<{ size: number; buffer: GPUBuffer }> = [];
   private readonly freeUniforms: GPUBuffer[] = [];
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -75,7 +87,7 @@ export class Recorder {
 
   /** Gives a storage back; it joins the pool once the commands recorded so far are submitted. */
   release(s: Storage): void {
-    if (--s.refs === 0) this.pending.push({ size: s.buffer.size, buffer: s.buffer, uniform: false });
+    if (--s.refs === 0) this.pending.push({ size: s.buffer.size, buffer: s.buffer });
   }
 
   /** Writes host data into a storage (at once, ahead of any command recorded later). */
@@ -87,26 +99,58 @@ export class Recorder {
   }
 
   /** The pipeline of a WGSL compute shader (entry point `main`), compiled once per text. */
-  private pipeline(code: string): GPUComputePipeline {
+  private pipeline(code: string): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; id: number } {
     let p = this.pipelines.get(code);
     if (!p) {
-      p = this.device.createComputePipeline({ layout: 'auto', compute: { module: this.device.createShaderModule({ code }), entryPoint: 'main' } });
+      const pipeline = this.device.createComputePipeline({ layout: 'auto', compute: { module: this.device.createShaderModule({ code }), entryPoint: 'main' } });
+      p = { pipeline, layout: pipeline.getBindGroupLayout(0), id: this.pipelines.size };
       this.pipelines.set(code, p);
     }
     return p;
   }
 
+  private id(buffer: GPUBuffer): number {
+    let id = this.ids.get(buffer);
+    if (id === undefined) this.ids.set(buffer, (id = this.nextId++));
+    return id;
+  }
+
+  /** The uniform buffer holding these parameter words (written the first time they are asked for). */
+  private uniform(params: ArrayLike<number>): { buffer: GPUBuffer; id: number; bytes: number } {
+    const key = Array.prototype.join.call(params, ',');
+    let u = this.params.get(key);
+    if (!u) {
+      if (this.params.size >= KEPT_PARAMS) {
+        // what was recorded still reads the kept blocks: submitted first, the buffers may then be rewritten
+        this.submit();
+        for (const kept of this.params.values()) this.freeUniforms.push(kept.buffer);
+        this.params.clear();
+        this.groups.clear();
+      }
+      const words = new Uint32Array(Math.max(4, Math.ceil(params.length / 4) * 4));
+      words.set(params);
+      const buffer = this.freeUniforms.pop() ?? this.device.createBuffer({ size: 256, usage: UNIFORM | COPY_DST });
+      this.device.queue.writeBuffer(buffer, 0, words);
+      u = { buffer, id: this.id(buffer), bytes: words.byteLength };
+      this.params.set(key, u);
+    }
+    return u;
+  }
+
   /** Records one dispatch of `groups` workgroups (x, or x·y when wider than one dimension allows). */
   dispatch(code: string, b: Binding, groups: number | [number, number]): void {
-    const pipeline = this.pipeline(code);
-    const words = new Uint32Array(Math.max(4, Math.ceil(b.params.length / 4) * 4));
-    words.set(b.params);
-    const uniform = this.freeUniforms.pop() ?? this.device.createBuffer({ size: 256, usage: UNIFORM | COPY_DST });
-    this.device.queue.writeBuffer(uniform, 0, words);
-    this.pending.push({ size: 256, buffer: uniform, uniform: true });
-    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniform, size: words.byteLength } }];
-    b.buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
-    const group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const { pipeline, layout, id } = this.pipeline(code);
+    const uniform = this.uniform(b.params);
+    let key = `${id}:${uniform.id}`;
+    for (const buffer of b.buffers) key += `,${this.id(buffer)}`;
+    let group = this.groups.get(key);
+    if (!group) {
+      if (this.groups.size >= KEPT_GROUPS) this.groups.clear();
+      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniform.buffer, size: uniform.bytes } }];
+      b.buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
+      group = this.device.createBindGroup({ layout, entries });
+      this.groups.set(key, group);
+    }
     this.encoder ??= this.device.createCommandEncoder();
     const prof = this.profiling;
     if (prof) {
@@ -170,12 +214,9 @@ export class Recorder {
     this.encoder = null;
     this.recorded = 0;
     for (const p of this.pending) {
-      if (p.uniform) this.freeUniforms.push(p.buffer);
-      else {
-        const list = this.free.get(p.size) ?? [];
-        list.push(p.buffer);
-        this.free.set(p.size, list);
-      }
+      const list = this.free.get(p.size) ?? [];
+      list.push(p.buffer);
+      this.free.set(p.size, list);
     }
     this.pending = [];
   }

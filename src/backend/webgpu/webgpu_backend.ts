@@ -2,7 +2,9 @@
  * The WebGPU engine: every op a WGSL compute shader (one file per op family), recorded into one command encoder
  * that is submitted only when something waits. Browser-safe: it is handed a GPUDevice (from Dawn in Node,
  * navigator.gpu in a browser). Activations are f32; weights stay f32, float16 or bfloat16 (converted in the
- * shaders, f32 compute); the KV cache may be float16 (rounded to nearest even as the reference rounds it).
+ * shaders, f32 compute), and linear weights may be Q8_0 / Q4_0 blocks (quantised on the host as the native engine
+ * quantises them, dequantised in the GEMV/GEMM); the KV cache may be float16 (rounded to nearest even as the
+ * reference rounds it).
  */
 import { DeviceTensor, PositionInputs } from '../backend.js';
 import type { AttentionOptions, Backend, HostPositionInputs } from '../backend.js';
@@ -15,7 +17,9 @@ import { Recorder, Storage } from './recorder.js';
 import { storedBytes, type GpuDtype } from './wgsl.js';
 import * as ew from './elementwise.js';
 import * as lay from './layout.js';
-import { linear } from './linear.js';
+import { linear, type WeightDtype } from './linear.js';
+import { packBlocks, quantLayout, unpackBlocks } from './quantized.js';
+import { dequantize, quantize, type QuantDtype } from '../../weights/quantize.js';
 import { layerNorm, rmsNorm } from './norms.js';
 import { cosSinTable, rope } from './rope.js';
 import { attention, MAX_HEAD_DIM } from './attention.js';
@@ -26,7 +30,7 @@ class GpuTensor extends DeviceTensor {
     readonly backend: WebGPUBackend,
     readonly storage: Storage,
     readonly dims: readonly number[],
-    readonly dtype: GpuDtype,
+    readonly dtype: WeightDtype,
   ) {
     super();
   }
@@ -34,6 +38,9 @@ class GpuTensor extends DeviceTensor {
     return this.storage.buffer;
   }
 }
+
+/** A tensor of one of the float dtypes (not a quantised weight). */
+type FloatTensor = GpuTensor & { readonly dtype: GpuDtype };
 
 /** A forward's cos/sin table and key mask, uploaded once for all its layers (freed with the object). */
 class GpuPositionInputs extends PositionInputs {
@@ -70,9 +77,7 @@ export class WebGPUBackend implements Backend {
   check(needs: Parameters<Backend['check']>[0]): void {
     for (const { name, format } of needs.parameters) {
       const d = format.storage;
-      if (d !== 'float32' && d !== 'float16' && d !== 'bfloat16') {
-        throw new VipLlavaError(`backend "${this.name}" cannot hold ${name} as ${d} yet (float32, float16 and bfloat16 weights run on it)`);
-      }
+      if ((d === 'q8_0' || d === 'q4_0') && !format.linear) throw new VipLlavaError(`backend "${this.name}" quantises only linear weights, not ${name}`);
     }
     for (const a of needs.activations) {
       if (!ACTIVATIONS.includes(a)) throw new VipLlavaError(`backend "${this.name}" has no activation "${a}"`);
@@ -107,8 +112,8 @@ export class WebGPUBackend implements Backend {
   }
 
   /** A new tensor of dims and dtype (contents undefined until written), in the innermost tidy() scope. */
-  private make(dims: readonly number[], dtype: GpuDtype = 'float32'): GpuTensor {
-    const t = new GpuTensor(this, this.recorder.allocate(storedBytes(dtype, product(dims))), [...dims], dtype);
+  private make(dims: readonly number[], dtype: GpuDtype = 'float32'): FloatTensor {
+    const t = new GpuTensor(this, this.recorder.allocate(storedBytes(dtype, product(dims))), [...dims], dtype) as FloatTensor;
     this.adopt(t);
     return t;
   }
@@ -119,17 +124,24 @@ export class WebGPUBackend implements Backend {
     else if (scope === undefined) this.freed.register(t, t.storage, t);
   }
 
-  /** An f32 view of x: x itself, or (float16/bfloat16 weights) a widened copy. */
-  private f32(x: DeviceTensor): GpuTensor {
+  /** x as a tensor of one of the float dtypes (quantised weights go only into linear). */
+  private float(x: DeviceTensor, what: string): FloatTensor {
     const t = this.t(x);
+    if (t.dtype === 'q8_0' || t.dtype === 'q4_0') throw new VipLlavaError(`${what}: a ${t.dtype} tensor is a linear layer's weight; only linear reads it`);
+    return t as FloatTensor;
+  }
+
+  /** An f32 view of x: x itself, or (float16/bfloat16 weights) a widened copy. */
+  private f32(x: DeviceTensor): FloatTensor {
+    const t = this.float(x, 'an op');
     if (t.dtype === 'float32') return t;
     const out = this.make(t.dims);
     lay.widen(this.recorder, out.buffer, { buffer: t.buffer, dtype: t.dtype }, t.size);
     return out;
   }
 
-  private weight(x: DeviceTensor): { buffer: GPUBuffer; dtype: GpuDtype } {
-    const t = this.t(x);
+  private weight(x: DeviceTensor, what = 'an op'): { buffer: GPUBuffer; dtype: GpuDtype } {
+    const t = this.float(x, what);
     return { buffer: t.buffer, dtype: t.dtype };
   }
 
@@ -138,12 +150,27 @@ export class WebGPUBackend implements Backend {
       throw new VipLlavaError(`backend "${this.name}" cannot upload a ${t.dtype} tensor as a weight`);
     }
     const storage = format?.storage ?? t.dtype;
-    if (storage !== 'float32' && storage !== 'float16' && storage !== 'bfloat16') throw new VipLlavaError(`backend "${this.name}" cannot hold weights of dtype ${storage} yet`);
+    if (storage === 'q8_0' || storage === 'q4_0') return this.persistent(() => this.uploadBlocks(t, storage));
     return this.persistent(() => {
       const out = this.make(t.dims, storage);
       this.recorder.write(out.storage, storage === 'float32' ? t.toFloat32() : (t.toHalf(storage).data as Uint16Array));
       return out;
     });
+  }
+
+  /**
+   * A linear weight [N, ...] quantised as the matrix [N, K] that linear multiplies by (K the product of the other
+   * dims, as the patch embedding's [hidden, 3, p, p] is), in blocks along K (quantized.ts has the layout).
+   */
+  private uploadBlocks(t: Tensor, dtype: QuantDtype): GpuTensor {
+    if (t.dims.length < 2) throw new VipLlavaError(`backend "${this.name}" quantises matrices, not a tensor of dims [${t.dims.join(', ')}]`);
+    const n = t.dims[0];
+    const k = t.size / n;
+    const bytes = packBlocks(quantize(t.toFloat32(), n, k, dtype), dtype);
+    const out = new GpuTensor(this, this.recorder.allocate(bytes.byteLength), [...t.dims], dtype);
+    this.adopt(out);
+    this.recorder.write(out.storage, bytes);
+    return out;
   }
 
   fromHost(data: Float32Array, dims: readonly number[]): DeviceTensor {
@@ -162,6 +189,12 @@ export class WebGPUBackend implements Backend {
 
   async read(x: DeviceTensor): Promise<Float32Array> {
     const t = this.t(x);
+    if (t.dtype === 'q8_0' || t.dtype === 'q4_0') {
+      const n = t.dims[0];
+      const k = t.size / n;
+      const bytes = await this.recorder.readBytes(t.buffer, 0, quantLayout(t.dtype, n, k).bytes);
+      return dequantize(unpackBlocks(new Uint8Array(bytes), t.dtype, n, k), t.dtype);
+    }
     const bytes = await this.recorder.readBytes(t.buffer, 0, storedBytes(t.dtype, t.size));
     if (t.dtype === 'float32') return new Float32Array(bytes);
     const halves = new Uint16Array(bytes);
@@ -230,6 +263,7 @@ export class WebGPUBackend implements Backend {
   // -- layout -------------------------------------------------------------------------------------------
   reshape(x: DeviceTensor, dims: readonly number[]): DeviceTensor {
     const t = this.t(x);
+    if ((t.dtype === 'q8_0' || t.dtype === 'q4_0') && dims[0] !== t.dims[0]) throw new VipLlavaError(`reshape of a ${t.dtype} weight must keep its rows (${t.dims[0]})`);
     if (product(dims) !== t.size) throw new VipLlavaError(`reshape of [${t.dims.join(', ')}] to [${dims.join(', ')}] changes the element count`);
     t.storage.refs++;
     const out = new GpuTensor(this, t.storage, [...dims], t.dtype);
@@ -245,7 +279,7 @@ export class WebGPUBackend implements Backend {
   }
 
   narrow(x: DeviceTensor, dim: number, start: number, length: number): DeviceTensor {
-    const t = this.t(x);
+    const t = this.float(x, 'narrow');
     const n = t.dims[dim];
     if (start < 0 || start + length > n) throw new VipLlavaError(`narrow [${start}, ${start + length}) outside dim of ${n}`);
     const outer = product(t.dims.slice(0, dim));
@@ -259,7 +293,7 @@ export class WebGPUBackend implements Backend {
   }
 
   concat(xs: readonly DeviceTensor[], dim: number): DeviceTensor {
-    const ts = xs.map((x) => this.t(x));
+    const ts = xs.map((x) => this.float(x, 'concat'));
     const dtype = ts[0].dtype === 'bfloat16' ? 'float32' : ts[0].dtype;
     const parts = ts.map((t) => (t.dtype === dtype ? t : this.f32(t)));
     const dims = [...ts[0].dims];
@@ -288,9 +322,9 @@ export class WebGPUBackend implements Backend {
   }
 
   writeAt(dst: DeviceTensor, src: DeviceTensor, dim: number, offset: number): void {
-    const d = this.t(dst);
+    const d = this.float(dst, 'writeAt');
     if (d.dtype === 'bfloat16') throw new VipLlavaError('writeAt needs a float32 or float16 destination');
-    const s = this.t(src);
+    const s = this.float(src, 'writeAt');
     const { outer, inner, n, total } = writeAtSpan(d.dims, s.dims, dim, offset);
     const w = (e: number) => this.words(d.dtype, e, 'writeAt');
     const runs = { outer, run: w(n * inner), src: { offset: 0, stride: n * inner }, dst: { offset: w(offset * inner), stride: w(total * inner) } };
@@ -302,7 +336,7 @@ export class WebGPUBackend implements Backend {
   }
 
   indexSelect(x: DeviceTensor, indices: Int32Array): DeviceTensor {
-    const t = this.t(x);
+    const t = this.float(x, 'indexSelect');
     const rows = t.dims[0];
     for (const i of indices) if (i < 0 || i >= rows) throw new VipLlavaError(`indexSelect: index ${i} outside dim of ${rows}`);
     const src = t.dtype === 'bfloat16' ? this.f32(t) : t;
@@ -312,7 +346,7 @@ export class WebGPUBackend implements Backend {
   }
 
   embedding(table: DeviceTensor, ids: Int32Array): DeviceTensor {
-    const w = this.t(table);
+    const w = this.float(table, 'embedding');
     const [vocab, h] = w.dims;
     for (const id of ids) if (id < 0 || id >= vocab) throw new InputError(`token id ${id} is outside the vocabulary (size ${vocab})`);
     const out = this.make([ids.length, h]);
@@ -343,7 +377,8 @@ export class WebGPUBackend implements Backend {
     if (x.dims[x.dims.length - 1] !== k) throw new VipLlavaError(`linear: input [${x.dims.join(', ')}] does not match weight [${w.dims.join(', ')}]`);
     const m = x.size / k;
     const out = this.make([...x.dims.slice(0, -1), n]);
-    linear(this.recorder, out.buffer, this.f32(x).buffer, this.weight(w), bias ? this.weight(bias) : null, m, n, k);
+    const wt = this.t(w);
+    linear(this.recorder, out.buffer, this.f32(x).buffer, { buffer: wt.buffer, dtype: wt.dtype }, bias ? this.weight(bias, 'linear bias') : null, m, n, k);
     return out;
   }
 
@@ -400,8 +435,8 @@ export class WebGPUBackend implements Backend {
   attention(q: DeviceTensor, k: DeviceTensor, v: DeviceTensor, o: AttentionOptions): DeviceTensor {
     const [batch, seq] = q.dims;
     if (o.headDim > MAX_HEAD_DIM) throw new VipLlavaError(`attention: head_dim ${o.headDim} is over this engine's ${MAX_HEAD_DIM}`);
-    const kt = this.t(k);
-    const vt = this.t(v);
+    const kt = this.float(k, 'attention');
+    const vt = this.float(v, 'attention');
     if (kt.dtype !== vt.dtype || kt.dtype === 'bfloat16') throw new VipLlavaError('attention: keys and values must both be float32 or both float16');
     const mask = o.keyMask?.host.keyMask ? (o.keyMask as GpuPositionInputs).keyMask : null; // inputs without a mask mask nothing
     if (o.keyMask?.host.keyMask && !mask) throw new VipLlavaError('attention: the key mask was not made by this WebGPU backend');
