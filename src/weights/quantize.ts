@@ -7,11 +7,14 @@
  *   trunc(w / scale + 8.5)), in [0, 15] (the stored nibble; the value is (q - 8) · scale).
  */
 import { float32ToHalf, halfToFloat32 } from '../tensor/float16.js';
+import type { FloatDtype, TensorDtype } from '../vocabulary.js';
 
-export type QuantDtype = 'q8_0' | 'q4_0';
+export type QuantDtype = Exclude<TensorDtype, FloatDtype>;
+export const isQuantized = (dtype: string): dtype is QuantDtype => dtype === 'q8_0' || dtype === 'q4_0';
 export const QBLOCK = 32;
 
 export interface QuantBlocks {
+  dtype: QuantDtype;
   n: number;
   k: number;
   /** Blocks per row: ceil(k / 32). */
@@ -56,15 +59,15 @@ export function quantize(values: Float32Array, n: number, k: number, dtype: Quan
       scales[row * blocks + b] = float32ToHalf(scale);
     }
   }
-  return { n, k, blocks, q, scales };
+  return { dtype, n, k, blocks, q, scales };
 }
 
 /** The weight back as float32 [n, k]: q · scale (Q4_0: (q - 8) · scale). */
-export function dequantize(b: QuantBlocks, dtype: QuantDtype): Float32Array {
+export function dequantize(b: QuantBlocks): Float32Array {
   const kp = b.blocks * QBLOCK;
   const scale = halfToFloat32(b.scales);
   const out = new Float32Array(b.n * b.k);
-  const bias = dtype === 'q4_0' ? 8 : 0;
+  const bias = b.dtype === 'q4_0' ? 8 : 0;
   for (let row = 0; row < b.n; row++) {
     for (let t = 0; t < b.k; t++) out[row * b.k + t] = (b.q[row * kp + t] - bias) * scale[row * b.blocks + ((t / QBLOCK) | 0)];
   }

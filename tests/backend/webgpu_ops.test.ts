@@ -66,7 +66,7 @@ describe(`webgpu engine${gpu ? ` (${gpu.describe()})` : ''}`, { skip: gpu ? fals
       // K a multiple of 32 (the vector GEMV) and not (blocks zero-padded, one value per read)
       for (const [m, k, n] of [[1, 64, 45], [4, 320, 33], [2, 100, 19], [1, 4096, 9], [17, 288, 70], [70, 517, 97]]) {
         const w = weight('float16', [n, k]);
-        const exact = new Tensor('float32', dequantize(quantize(w.toFloat32(), n, k, dtype), dtype), [n, k]);
+        const exact = new Tensor('float32', dequantize(quantize(w.toFloat32(), n, k, dtype)), [n, k]);
         const x = randn(m * k);
         const bias = weight('float32', [n]);
         const want = await ref.read(ref.linear(ref.fromHost(x, [m, k]), ref.upload(exact), ref.upload(bias)));
@@ -80,7 +80,7 @@ describe(`webgpu engine${gpu ? ` (${gpu.describe()})` : ''}`, { skip: gpu ? fals
     // the patch embedding's [hidden, 3, p, p] weight quantises as the [hidden, 3·p·p] matrix it multiplies by
     const p16 = weight('float16', [19, 3, 4, 4]);
     const pixels = randn(2 * 3 * 12 * 12);
-    const exact = new Tensor('float32', dequantize(quantize(p16.toFloat32(), 19, 48, 'q8_0'), 'q8_0'), [19, 3, 4, 4]);
+    const exact = new Tensor('float32', dequantize(quantize(p16.toFloat32(), 19, 48, 'q8_0')), [19, 3, 4, 4]);
     const want = await ref.read(ref.patchEmbed(ref.fromHost(pixels, [2, 3, 12, 12]), ref.upload(exact)));
     const got = await gpu!.read(gpu!.patchEmbed(gpu!.fromHost(pixels, [2, 3, 12, 12]), gpu!.upload(p16, { storage: 'q8_0', compute: 'int8', linear: true })));
     assert.ok(relativeError(got, want) <= 5e-6);

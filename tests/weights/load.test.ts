@@ -190,7 +190,7 @@ describe('checkpoint loading', () => {
           const got = await p.value.backend.read(p.value);
           if (p.linear && p.quantize === 'always') {
             const [n] = p.shape;
-            assert.deepEqual(got, dequantize(quantize(want, n, want.length / n, dtype), dtype), `${dtype} ${name}`);
+            assert.deepEqual(got, dequantize(quantize(want, n, want.length / n, dtype)), `${dtype} ${name}`);
             quantised++;
           } else assert.deepEqual(got, want, `${dtype} ${name}`);
         }

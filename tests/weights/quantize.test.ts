@@ -23,7 +23,7 @@ test('Q8_0 and Q4_0 blocks equal the native packer\'s, ties and zero blocks incl
   const w = new Tensor('float16', Uint16Array.from(values, float32ToHalf), [n, k]);
   const wide = halfToFloat32(w.data as Uint16Array);
   for (const dtype of ['q8_0', 'q4_0'] as const) {
-    const ours = dequantize(quantize(wide, n, k, dtype), dtype);
+    const ours = dequantize(quantize(wide, n, k, dtype));
     const native = await nat.read(nat.upload(w, { storage: dtype, compute: 'int8', linear: true }));
     assert.deepEqual(ours, native, dtype);
   }

@@ -10,6 +10,7 @@ import { InputError, VipLlavaError } from '../../errors.js';
 import { ACTIVATIONS, type Activation, type FloatDtype, type KVDtype, type TensorDtype, type WeightFormat } from '../../vocabulary.js';
 import { patchGrid, product, ropeInputs, writeAtSpan } from '../shapes.js';
 import { ACT, FORMAT, nativeAddon, nativeFailure, SRC, type FormatCode, type Handle, type NativeAddon, type NativeInfo } from './native_addon.node.js';
+import { isQuantized } from '../../weights/quantize.js';
 
 type Stored = FloatDtype;
 type Held = TensorDtype;
@@ -167,7 +168,7 @@ export class NativeBackend implements Backend {
   check(needs: Parameters<Backend['check']>[0]): void {
     for (const { name, format } of needs.parameters) {
       if (!STORAGES.includes(format.storage)) throw new VipLlavaError(`backend "${this.name}" cannot hold weights of dtype ${format.storage}`);
-      if ((format.storage === 'q8_0' || format.storage === 'q4_0') && !format.linear) throw new VipLlavaError(`backend "${this.name}" quantises only linear weights, not ${name}`);
+      if (isQuantized(format.storage) && !format.linear) throw new VipLlavaError(`backend "${this.name}" quantises only linear weights, not ${name}`);
     }
     for (const act of needs.activations) {
       if (!ACTIVATIONS.includes(act)) throw new VipLlavaError(`backend "${this.name}" has no activation "${act}"`);

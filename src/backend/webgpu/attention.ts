@@ -7,7 +7,7 @@
  *   query (each a quarter of the head's dims), keys and values staged in workgroup memory 8 rows at a time and
  *   shared by all 32, the quarters' dot products summed through workgroup memory.
  */
-import { f32Bits, rowGrid, type Recorder } from './recorder.js';
+import { f32Bits, rowGrid, shader, type Recorder } from './recorder.js';
 import { helpers, reader, type GpuDtype } from './wgsl.js';
 
 const T = 64;
@@ -287,12 +287,12 @@ export function attention(r: Recorder, y: GPUBuffer, q: GPUBuffer, k: GPUBuffer,
   const splits = blocks ? 1 : keySplits(items, a.kvLength);
   const params = [a.batch, a.seq, a.heads, a.kvHeads, a.d, a.kvLength, a.kvRows, f32Bits(a.scale), a.pastLength ?? 0, a.pastLength === null ? 0 : 1, a.window ?? 0, keyMask ? 1 : 0, splits];
   if (blocks) {
-    r.dispatch(perBlock(kvDtype, a.d), { label: 'attention, query blocks', buffers: [q, k, v, keyMask ?? maskDummy, y], params }, rowGrid(items));
+    r.dispatch(shader(`attention blocks ${kvDtype} ${a.d}`, () => perBlock(kvDtype, a.d)), { label: 'attention, query blocks', buffers: [q, k, v, keyMask ?? maskDummy, y], params }, rowGrid(items));
     return;
   }
   // the partials (a word when unsplit: a writable binding may not share the read-only mask's placeholder)
   const partial = r.allocate(splits > 1 ? 4 * items * splits * (a.d + 2) : 4);
-  r.dispatch(perQuery(kvDtype), { label: 'attention, per query', buffers: [q, k, v, keyMask ?? maskDummy, y, partial.buffer], params }, rowGrid(items * splits));
+  r.dispatch(shader(`attention per query ${kvDtype}`, () => perQuery(kvDtype)), { label: 'attention, per query', buffers: [q, k, v, keyMask ?? maskDummy, y, partial.buffer], params }, rowGrid(items * splits));
   if (splits > 1) r.dispatch(COMBINE, { label: 'attention, combine splits', buffers: [partial.buffer, y], params: [items, splits, a.d, a.heads] }, rowGrid(items));
   r.release(partial);
 }

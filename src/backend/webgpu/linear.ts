@@ -9,13 +9,12 @@
  * - GEMM (prefill, the vision tower): a workgroup per 64 × 64 outputs, 16 × 16 threads of 4 × 4 outputs each,
  *   with 16-wide slices of x and w staged in workgroup memory.
  */
-import { rowGrid, type Recorder } from './recorder.js';
+import { rowGrid, shader, type Recorder } from './recorder.js';
 import { helpers, reader, unpackHalf, type GpuDtype } from './wgsl.js';
 import { quantLayout, quantReader } from './quantized.js';
-import type { QuantDtype } from '../../weights/quantize.js';
+import { isQuantized as quantized, type QuantDtype } from '../../weights/quantize.js';
 
 export type WeightDtype = GpuDtype | QuantDtype;
-const quantized = (w: WeightDtype): w is QuantDtype => w === 'q8_0' || w === 'q4_0';
 
 export const GEMV_ROWS = 4;
 const COLS = 8;
@@ -219,11 +218,12 @@ export function linear(
   if (m === 0 || n === 0) return;
   const q = quantized(w.dtype) ? quantLayout(w.dtype, n, k) : { blocks: 0, scales: 0 };
   const params = [m, n, k, q.blocks, q.scales];
+  const b = bias?.dtype ?? null;
   if (m <= GEMV_ROWS) {
     const groups = Math.ceil(n / COLS);
-    const code = vectorK(w.dtype, k) ? gemvVector(w.dtype, bias?.dtype ?? null, m) : gemv(w.dtype, bias?.dtype ?? null, m);
+    const code = vectorK(w.dtype, k) ? shader(`gemv vector ${w.dtype} ${b} ${m}`, () => gemvVector(w.dtype, b, m)) : shader(`gemv ${w.dtype} ${b} ${m}`, () => gemv(w.dtype, b, m));
     r.dispatch(code, { label: 'linear gemv', buffers, params }, rowGrid(groups));
   } else {
-    r.dispatch(gemm(w.dtype, bias?.dtype ?? null), { label: 'linear gemm', buffers, params }, [Math.ceil(n / TILE), Math.ceil(m / TILE)]);
+    r.dispatch(shader(`gemm ${w.dtype} ${b}`, () => gemm(w.dtype, b)), { label: 'linear gemm', buffers, params }, [Math.ceil(n / TILE), Math.ceil(m / TILE)]);
   }
 }

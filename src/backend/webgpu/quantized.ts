@@ -17,10 +17,10 @@ export function quantLayout(dtype: QuantDtype, n: number, k: number): { blocks: 
   return { blocks, scales, bytes: 4 * (scales + Math.ceil((n * blocks) / 2)) };
 }
 
-export function packBlocks(b: QuantBlocks, dtype: QuantDtype): Uint8Array {
-  const { scales, bytes } = quantLayout(dtype, b.n, b.k);
+export function packBlocks(b: QuantBlocks): Uint8Array {
+  const { scales, bytes } = quantLayout(b.dtype, b.n, b.k);
   const out = new Uint8Array(bytes);
-  if (dtype === 'q8_0') out.set(new Uint8Array(b.q.buffer, b.q.byteOffset, b.q.byteLength));
+  if (b.dtype === 'q8_0') out.set(new Uint8Array(b.q.buffer, b.q.byteOffset, b.q.byteLength));
   else {
     for (let blk = 0; blk < b.n * b.blocks; blk++) {
       for (let i = 0; i < 16; i++) out[blk * 16 + i] = b.q[blk * QBLOCK + i] | (b.q[blk * QBLOCK + 16 + i] << 4);
@@ -33,7 +33,7 @@ export function packBlocks(b: QuantBlocks, dtype: QuantDtype): Uint8Array {
 export function unpackBlocks(bytes: Uint8Array, dtype: QuantDtype, n: number, k: number): QuantBlocks {
   const { blocks, scales } = quantLayout(dtype, n, k);
   const scaleBits = new Uint16Array(bytes.buffer.slice(bytes.byteOffset + 4 * scales, bytes.byteOffset + 4 * scales + 2 * n * blocks));
-  if (dtype === 'q8_0') return { n, k, blocks, q: new Int8Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + n * blocks * QBLOCK)), scales: scaleBits };
+  if (dtype === 'q8_0') return { dtype, n, k, blocks, q: new Int8Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + n * blocks * QBLOCK)), scales: scaleBits };
   const q = new Uint8Array(n * blocks * QBLOCK);
   for (let blk = 0; blk < n * blocks; blk++) {
     for (let i = 0; i < 16; i++) {
@@ -42,7 +42,7 @@ export function unpackBlocks(bytes: Uint8Array, dtype: QuantDtype, n: number, k:
       q[blk * QBLOCK + 16 + i] = byte >> 4;
     }
   }
-  return { n, k, blocks, q, scales: scaleBits };
+  return { dtype, n, k, blocks, q, scales: scaleBits };
 }
 
 /**

@@ -297,6 +297,17 @@ export function rowGrid(n: number): [number, number] {
   return [Math.min(n, MAX_GROUPS), Math.ceil(n / MAX_GROUPS)];
 }
 
+const shaders = new Map<string, string>();
+/**
+ * A shader's text made once per key (the op and the choices its text depends on), so that a dispatch neither
+ * rebuilds kilobytes of WGSL nor hashes a fresh copy of them to find its pipeline.
+ */
+export function shader(key: string, make: () => string): string {
+  let code = shaders.get(key);
+  if (code === undefined) shaders.set(key, (code = make()));
+  return code;
+}
+
 /** The bit pattern of an f32, as a parameter word. */
 export function f32Bits(v: number): number {
   return new Uint32Array(Float32Array.of(v).buffer)[0];

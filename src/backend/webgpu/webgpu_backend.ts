@@ -19,7 +19,7 @@ import * as ew from './elementwise.js';
 import * as lay from './layout.js';
 import { linear, type WeightDtype } from './linear.js';
 import { packBlocks, quantLayout, unpackBlocks } from './quantized.js';
-import { dequantize, quantize, type QuantDtype } from '../../weights/quantize.js';
+import { dequantize, isQuantized, quantize, type QuantDtype } from '../../weights/quantize.js';
 import { layerNorm, rmsNorm } from './norms.js';
 import { cosSinTable, rope } from './rope.js';
 import { attention, MAX_HEAD_DIM } from './attention.js';
@@ -77,7 +77,7 @@ export class WebGPUBackend implements Backend {
   check(needs: Parameters<Backend['check']>[0]): void {
     for (const { name, format } of needs.parameters) {
       const d = format.storage;
-      if ((d === 'q8_0' || d === 'q4_0') && !format.linear) throw new VipLlavaError(`backend "${this.name}" quantises only linear weights, not ${name}`);
+      if (isQuantized(d) && !format.linear) throw new VipLlavaError(`backend "${this.name}" quantises only linear weights, not ${name}`);
     }
     for (const a of needs.activations) {
       if (!ACTIVATIONS.includes(a)) throw new VipLlavaError(`backend "${this.name}" has no activation "${a}"`);
@@ -127,7 +127,7 @@ export class WebGPUBackend implements Backend {
   /** x as a tensor of one of the float dtypes (quantised weights go only into linear). */
   private float(x: DeviceTensor, what: string): FloatTensor {
     const t = this.t(x);
-    if (t.dtype === 'q8_0' || t.dtype === 'q4_0') throw new VipLlavaError(`${what}: a ${t.dtype} tensor is a linear layer's weight; only linear reads it`);
+    if (isQuantized(t.dtype)) throw new VipLlavaError(`${what}: a ${t.dtype} tensor is a linear layer's weight; only linear reads it`);
     return t as FloatTensor;
   }
 
@@ -150,7 +150,7 @@ export class WebGPUBackend implements Backend {
       throw new VipLlavaError(`backend "${this.name}" cannot upload a ${t.dtype} tensor as a weight`);
     }
     const storage = format?.storage ?? t.dtype;
-    if (storage === 'q8_0' || storage === 'q4_0') return this.persistent(() => this.uploadBlocks(t, storage));
+    if (isQuantized(storage)) return this.persistent(() => this.uploadBlocks(t, storage));
     return this.persistent(() => {
       const out = this.make(t.dims, storage);
       this.recorder.write(out.storage, storage === 'float32' ? t.toFloat32() : (t.toHalf(storage).data as Uint16Array));
@@ -166,7 +166,7 @@ export class WebGPUBackend implements Backend {
     if (t.dims.length < 2) throw new VipLlavaError(`backend "${this.name}" quantises matrices, not a tensor of dims [${t.dims.join(', ')}]`);
     const n = t.dims[0];
     const k = t.size / n;
-    const bytes = packBlocks(quantize(t.toFloat32(), n, k, dtype), dtype);
+    const bytes = packBlocks(quantize(t.toFloat32(), n, k, dtype));
     const out = new GpuTensor(this, this.recorder.allocate(bytes.byteLength), [...t.dims], dtype);
     this.adopt(out);
     this.recorder.write(out.storage, bytes);
@@ -189,11 +189,11 @@ export class WebGPUBackend implements Backend {
 
   async read(x: DeviceTensor): Promise<Float32Array> {
     const t = this.t(x);
-    if (t.dtype === 'q8_0' || t.dtype === 'q4_0') {
+    if (isQuantized(t.dtype)) {
       const n = t.dims[0];
       const k = t.size / n;
       const bytes = await this.recorder.readBytes(t.buffer, 0, quantLayout(t.dtype, n, k).bytes);
-      return dequantize(unpackBlocks(new Uint8Array(bytes), t.dtype, n, k), t.dtype);
+      return dequantize(unpackBlocks(new Uint8Array(bytes), t.dtype, n, k));
     }
     const bytes = await this.recorder.readBytes(t.buffer, 0, storedBytes(t.dtype, t.size));
     if (t.dtype === 'float32') return new Float32Array(bytes);
@@ -263,7 +263,7 @@ export class WebGPUBackend implements Backend {
   // -- layout -------------------------------------------------------------------------------------------
   reshape(x: DeviceTensor, dims: readonly number[]): DeviceTensor {
     const t = this.t(x);
-    if ((t.dtype === 'q8_0' || t.dtype === 'q4_0') && dims[0] !== t.dims[0]) throw new VipLlavaError(`reshape of a ${t.dtype} weight must keep its rows (${t.dims[0]})`);
+    if (isQuantized(t.dtype) && dims[0] !== t.dims[0]) throw new VipLlavaError(`reshape of a ${t.dtype} weight must keep its rows (${t.dims[0]})`);
     if (product(dims) !== t.size) throw new VipLlavaError(`reshape of [${t.dims.join(', ')}] to [${dims.join(', ')}] changes the element count`);
     t.storage.refs++;
     const out = new GpuTensor(this, t.storage, [...dims], t.dtype);
