@@ -14,7 +14,10 @@
  * checkpoint (tools/bench_torch_vision.py) runs right after the first format, for the vision ratio.
  *
  *   npm run bench [-- --formats auto,bfloat16,q8_0,q4_0] [-- --threads 2] [-- --runs 3] [-- --kv-cache float16]
- *                 [-- --torch-python /path/to/venv/bin/python]
+ *                 [-- --torch-python /path/to/venv/bin/python] [-- --write-checkpoint]
+ *
+ * --write-checkpoint only writes the checkpoint (where --dir or $VIPLLAVA_BENCH_DIR says) and stops: the model
+ * that `npm run bench:webgpu -- --shapes 7b --model DIR` and tools/bench_torch_gpu.py load.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
@@ -44,6 +47,7 @@ const { values } = parseArgs({
     'llama-bench': { type: 'string' },
     'llama-models': { type: 'string' },
     'torch-python': { type: 'string' },
+    'write-checkpoint': { type: 'boolean', default: false },
   },
 });
 const DIR = values.dir ?? process.env.VIPLLAVA_BENCH_DIR ?? join(homedir(), '.cache', 'vipllava', 'bench', 'vip-llava-7b-random');
@@ -275,6 +279,7 @@ async function main() {
     console.log(`writing a random VipLlava-7B checkpoint (fp16, hub layout) to ${DIR} ...`);
     writeCheckpoint();
   }
+  if (values['write-checkpoint']) return;
   const prefillRuns = Math.max(1, RUNS - 1);
   console.log(`checkpoint: ${DIR}; KV cache ${values['kv-cache']}; vision: median of ${RUNS} runs after a warm-up; prefill: ${prefillRuns === 2 ? 'the slower of 2 runs' : `median of ${prefillRuns} runs`} after a 32-token warm-up; decode: median gap over 10 tokens of one generation; time to first token: one run; llama-bench: mean of 2 runs\n`);
   const self = fileURLToPath(import.meta.url);

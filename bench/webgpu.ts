@@ -17,7 +17,8 @@ import { dawnDevice } from '../src/backend/webgpu/dawn.node.js';
 import { WebGPUBackend } from '../src/backend/webgpu/webgpu_backend.js';
 import { DEFAULT_MODEL, VipLlavaForConditionalGeneration } from '../src/index.node.js';
 import { Tensor } from '../src/tensor/tensor.js';
-import { float32ToHalf } from '../src/tensor/float16.js';
+import { float32ToHalf, halfToFloat32 } from '../src/tensor/float16.js';
+import { dequantize, quantize } from '../src/weights/quantize.js';
 import { machine, time } from './report.js';
 
 const { values } = parseArgs({
@@ -73,6 +74,27 @@ const gpuCell = (t: number | null) => (t === null ? '' : `${(t * 1e3).toFixed(3)
 const activations = (m: number, k: number) => be.fromHost(Float32Array.from({ length: m * k }, (_, i) => Math.sin(i * 0.37)), [m, k]);
 /** Bytes a weight reads per value: blocks of 32 carry a float16 scale. */
 const bytesPerWeight = { float32: 4, float16: 2, q8_0: 34 / 32, q4_0: 18 / 32 }[dtype];
+/**
+ * The largest error of 64 sampled outputs of y = x·wᵀ against f64 dot products of the same values (the weight rows
+ * quantised on the host as the upload quantises them), over the samples' root mean square: the kernels checked on
+ * this GPU, whatever path they take.
+ */
+async function linearError(y: ReturnType<typeof be.linear>, xs: Float32Array, w: Tensor, m: number, n: number, k: number): Promise<number> {
+  const out = await be.read(y);
+  let worst = 0;
+  let sq = 0;
+  for (let s = 0; s < 64; s++) {
+    const r = (Math.imul(s, 2654435761) >>> 0) % m;
+    const c = (Math.imul(s + 17, 40503) >>> 0) % n;
+    let row = w.dtype === 'float32' ? (w.data as Float32Array).subarray(c * k, (c + 1) * k) : halfToFloat32((w.data as Uint16Array).subarray(c * k, (c + 1) * k));
+    if (quantised) row = dequantize(quantize(row, 1, k, dtype as 'q8_0' | 'q4_0'));
+    let ref = 0;
+    for (let i = 0; i < k; i++) ref += xs[r * k + i] * row[i];
+    worst = Math.max(worst, Math.abs(out[r * n + c] - ref));
+    sq += ref * ref;
+  }
+  return worst / Math.sqrt(sq / 64);
+}
 const uploadWeight = (t: Tensor) => (quantised ? be.upload(t, { storage: dtype, compute: 'int8', linear: true }) : be.upload(t));
 
 if (!values['no-ops']) {
@@ -85,10 +107,12 @@ if (!values['no-ops']) {
     { name: `decode up 4×${S.mlp}×${S.h}`, m: 4, n: S.mlp, k: S.h },
     { name: `lm_head 1×${S.vocab}×${S.h}`, m: 1, n: S.vocab, k: S.h },
   ];
-  console.log('op                                  median (wall) GFLOP/s   weight GB/s  (of the limit)   GPU time per call (timestamps)');
+  console.log('op                                  median (wall) GFLOP/s   weight GB/s  (of the limit)   GPU time per call (timestamps), error (max / rms of 64 sampled outputs)');
   for (const s of linears) {
-    const w = uploadWeight(matrix(s.n, s.k));
-    const x = activations(s.m, s.k);
+    const host = matrix(s.n, s.k);
+    const w = uploadWeight(host);
+    const xs = Float32Array.from({ length: s.m * s.k }, (_, i) => Math.sin(i * 0.37));
+    const x = be.fromHost(xs, [s.m, s.k]);
     const t = await time(async () => {
       be.release(be.linear(x, w));
       await be.flush();
@@ -98,7 +122,10 @@ if (!values['no-ops']) {
     const gflops = (2 * s.m * s.n * s.k) / secs / 1e9;
     const gbs = (s.n * s.k * bytesPerWeight) / secs / 1e9;
     const of = s.m <= 4 ? `${((100 * gbs) / limits.readGBs).toFixed(0)}% of read` : `${((100 * gflops) / limits.fp32).toFixed(0)}% of FMA`;
-    console.log(`linear ${s.name.padEnd(29)} ${(t.median * 1e3).toFixed(2).padStart(9)} ms ${gflops.toFixed(1).padStart(9)} ${gbs.toFixed(1).padStart(11)}   (${of})  ${gpuCell(g)}`);
+    const y = be.linear(x, w);
+    const err = await linearError(y, xs, host, s.m, s.n, s.k);
+    be.release(y);
+    console.log(`linear ${s.name.padEnd(29)} ${(t.median * 1e3).toFixed(2).padStart(9)} ms ${gflops.toFixed(1).padStart(9)} ${gbs.toFixed(1).padStart(11)}   (${of})  ${gpuCell(g)}  err ${err.toExponential(1)}`);
     be.release(w);
     be.release(x);
   }

@@ -47,6 +47,9 @@ export class PositionInputs {
     readonly backend: Backend,
     readonly host: Readonly<HostPositionInputs>,
   ) {}
+
+  /** Frees what the engine made for them, once the forward's ops are recorded (a GPU engine's buffers). */
+  release(): void {}
 }
 
 /** How an engine laid out a weight it repacked, enough to import the same bytes again. */

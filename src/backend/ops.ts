@@ -25,5 +25,13 @@ export const rope = (x: DeviceTensor, inputs: PositionInputs, headDim: number) =
 export const patchEmbed = (pixels: DeviceTensor, weight: DeviceTensor) => weight.backend.patchEmbed(pixels, weight);
 export const attention = (q: DeviceTensor, k: DeviceTensor, v: DeviceTensor, o: AttentionOptions) => q.backend.attention(q, k, v, o);
 export const read = (x: DeviceTensor) => x.backend.read(x);
+/** x's values read back, and x released (a step's logits, read once). */
+export async function take(x: DeviceTensor): Promise<Float32Array> {
+  try {
+    return await x.backend.read(x);
+  } finally {
+    x.backend.release(x);
+  }
+}
 /** fn(), with the intermediates it creates on x's backend released when it returns (all but the result). */
 export const tidy = (x: DeviceTensor, fn: () => DeviceTensor) => (x.backend.tidy ? x.backend.tidy(fn) : fn());

@@ -136,6 +136,7 @@ export class LlamaModel extends Module {
     const full: TextForwardContext = { inputs, cache: f.cache, pastLength: f.pastLength };
     let h = inputsEmbeds;
     for (const layer of this.layers) h = layer.forward(h, full);
+    inputs.release();
     f.cache?.advance(inputsEmbeds.dims[1]);
     return this.norm.forward(h);
   }

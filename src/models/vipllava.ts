@@ -132,6 +132,12 @@ export class VipLlavaNetwork extends Module {
 
   /** Embeds ids, writes image features over the image tokens, runs the text model and lm_head. */
   step(s: StepInputs): DeviceTensor {
+    // every intermediate (each layer's output too) released when the step returns: a decode step then reuses the
+    // last one's buffers, and nothing waits for the garbage collector
+    return ops.tidy(this.lm_head.weight.value, () => this.stepLogits(s));
+  }
+
+  private stepLogits(s: StepInputs): DeviceTensor {
     const hidden = this.config.text_config.hidden_size;
     let embeds = this.model.language_model.embed_tokens.forward(s.ids); // [B·S, hidden]
     if (s.imageFeatures) {
@@ -175,7 +181,7 @@ export class VipLlavaNetwork extends Module {
     if (inputs.labels !== undefined && logitsToKeep !== 0) throw new InputError('labels need the logits of every position; leave logitsToKeep at 0');
     const imageFeatures = inputs.pixelValues ? this.imageFeatures(inputs.pixelValues) : null;
     const out = this.step({ ids: ids.data, batch, seq, positions, keyMask, cache, imageFeatures, logitsToKeep });
-    const logits = new Tensor('float32', await ops.read(out), out.dims);
+    const logits = new Tensor('float32', await ops.take(out), out.dims);
     if (inputs.labels === undefined) return { logits };
     const labels = readIntMatrix(inputs.labels, 'labels');
     if (labels.rows !== batch || labels.cols !== seq) throw new InputError(`labels must be [${batch}, ${seq}] like inputIds, got [${labels.rows}, ${labels.cols}]`);

@@ -2,7 +2,9 @@
  * Scaled dot-product attention, q [B, S, nh·d] over k, v [B, T, nkv·d] (f32 or a float16 cache), with a running
  * maximum and sum (online softmax), so no S × T matrix is ever made; causal, sliding-window and key-mask rules as
  * the reference's. Two shapes of work:
- * - few queries (decode): a workgroup per (batch, query, head); keys go by in chunks of 64, one score per thread;
+ * - few queries (decode): a workgroup per (batch, query, head) and share of the keys (split-K, the shares'
+ *   partials combined after); keys go by in chunks of 64, each key's dot product read by 16 consecutive threads
+ *   (coalesced), then one output dim per thread;
  * - many queries (prefill, the vision tower): a workgroup per 32 queries of one (batch, head), 4 threads to a
  *   query (each a quarter of the head's dims), keys and values staged in workgroup memory 8 rows at a time and
  *   shared by all 32, the quarters' dot products summed through workgroup memory.
@@ -37,14 +39,20 @@ fn key_bounds(s: u32) -> vec2<i32> {
   return vec2<i32>(first, last);
 }`;
 
+/** The decode kernel's workgroup: 128 threads, LANES to a key while scoring (8 keys at a time), one output dim each after. */
+const DECODE_THREADS = 128;
+const LANES = 16;
+
 function perQuery(kv: GpuDtype): string {
+  const dims = MAX_HEAD_DIM / DECODE_THREADS;
   return /* wgsl */ `
 ${common(kv)}
 @group(0) @binding(6) var<storage, read_write> partial: array<f32>;  // [item][split][m, l, acc[d]] when split
 var<workgroup> qv: array<f32, ${MAX_HEAD_DIM}>;
+var<workgroup> dots: array<f32, ${T * (LANES + 1)}>;  // [key][lane], rows padded by one against bank conflicts
 var<workgroup> sc: array<f32, ${T}>;
 const NEG = -3.0e38;
-@compute @workgroup_size(${T})
+@compute @workgroup_size(${DECODE_THREADS})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let group = wid.y * 65535u + wid.x;
   let item = group / p.splits;  // (b · seq + s) · heads + h
@@ -57,7 +65,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let g = h / (p.heads / p.kv_heads);
   let q_off = bs * p.heads * p.d + h * p.d;
   let kv_width = p.kv_heads * p.d;
-  for (var i = lid; i < p.d; i += ${T}u) { qv[i] = q[q_off + i]; }
+  for (var i = lid; i < p.d; i += ${DECODE_THREADS}u) { qv[i] = q[q_off + i]; }
   workgroupBarrier();
   let seen = key_bounds(s);
   let first = seen.x;
@@ -66,38 +74,52 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let per = (max(last - first + 1, 0) + i32(p.splits) - 1) / i32(p.splits);
   let lo = first + i32(split) * per;
   let hi = min(last, lo + per - 1);
+  // scoring: LANES consecutive threads read one key row together, each every LANES-th dim
+  let key_group = lid / ${LANES}u;
+  let lane = lid % ${LANES}u;
   var m = NEG;
   var l = 0.0;
-  var acc = array<f32, ${MAX_HEAD_DIM / T}>();
+  var acc = array<f32, ${dims}>();
   for (var t0 = lo; t0 <= hi; t0 += ${T}) {
-    let t = t0 + i32(lid);
-    var score = NEG;
-    if (t <= hi && (p.masked == 0u || key_mask[b * p.kv_length + u32(t)] != 0u)) {
-      let k_off = (b * p.kv_rows + u32(t)) * kv_width + g * p.d;
+    for (var j = key_group; j < ${T}u; j += ${DECODE_THREADS / LANES}u) {
+      let t = t0 + i32(j);
       var dot = 0.0;
-      for (var i = 0u; i < p.d; i++) { dot = fma(qv[i], k_at(k_off + i), dot); }
-      score = dot * p.scale;
+      if (t <= hi) {
+        let k_off = (b * p.kv_rows + u32(t)) * kv_width + g * p.d;
+        for (var i = lane; i < p.d; i += ${LANES}u) { dot = fma(qv[i], k_at(k_off + i), dot); }
+      }
+      dots[j * ${LANES + 1}u + lane] = dot;
     }
-    sc[lid] = score;
+    workgroupBarrier();
+    var score = NEG;
+    if (lid < ${T}u) {
+      let t = t0 + i32(lid);
+      if (t <= hi && (p.masked == 0u || key_mask[b * p.kv_length + u32(t)] != 0u)) {
+        var dot = 0.0;
+        for (var x = 0u; x < ${LANES}u; x++) { dot += dots[lid * ${LANES + 1}u + x]; }
+        score = dot * p.scale;
+      }
+      sc[lid] = score;
+    }
     workgroupBarrier();
     var cm = NEG;
     for (var j = 0u; j < ${T}u; j++) { cm = max(cm, sc[j]); }
     let nm = max(m, cm);
     workgroupBarrier();
-    // each thread turns its own score into a weight; then every thread adds the chunk's values for its dims
-    sc[lid] = select(exp(score - nm), 0.0, score == NEG);
+    // the key's thread turns its score into a weight; then every thread adds the chunk's values for its dims
+    if (lid < ${T}u) { sc[lid] = select(exp(score - nm), 0.0, score == NEG); }
     workgroupBarrier();
     if (cm > NEG) {
       let corr = select(exp(m - nm), 0.0, m == NEG);
       l = l * corr;
-      for (var e = 0u; e < ${MAX_HEAD_DIM / T}u; e++) { acc[e] = acc[e] * corr; }
+      for (var e = 0u; e < ${dims}u; e++) { acc[e] = acc[e] * corr; }
       let n = u32(min(${T}, hi - t0 + 1));
       for (var j = 0u; j < n; j++) {
         let pj = sc[j];
         l = l + pj;
         let v_off = (b * p.kv_rows + u32(t0) + j) * kv_width + g * p.d;
-        for (var e = 0u; e < ${MAX_HEAD_DIM / T}u; e++) {
-          let i = lid + e * ${T}u;
+        for (var e = 0u; e < ${dims}u; e++) {
+          let i = lid + e * ${DECODE_THREADS}u;
           if (i < p.d) { acc[e] = fma(pj, v_at(v_off + i), acc[e]); }
         }
       }
@@ -106,8 +128,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     workgroupBarrier();
   }
   if (p.splits == 1u) {
-    for (var e = 0u; e < ${MAX_HEAD_DIM / T}u; e++) {
-      let i = lid + e * ${T}u;
+    for (var e = 0u; e < ${dims}u; e++) {
+      let i = lid + e * ${DECODE_THREADS}u;
       if (i < p.d) { y[q_off + i] = select(acc[e] / l, 0.0, m == NEG); }
     }
     return;
@@ -117,8 +139,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     partial[base] = m;
     partial[base + 1u] = l;
   }
-  for (var e = 0u; e < ${MAX_HEAD_DIM / T}u; e++) {
-    let i = lid + e * ${T}u;
+  for (var e = 0u; e < ${dims}u; e++) {
+    let i = lid + e * ${DECODE_THREADS}u;
     if (i < p.d) { partial[base + 2u + i] = acc[e]; }
   }
 }`;
@@ -261,10 +283,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
 }`;
 
-/** Key splits of a decode-sized attention: enough workgroups to fill a GPU, each at least 128 keys. */
+/** Key splits of a decode-sized attention: enough workgroups to fill a large GPU, each at least a chunk of keys. */
 function keySplits(items: number, kvLength: number): number {
-  if (items >= 2048) return 1;
-  return Math.max(1, Math.min(32, Math.ceil(kvLength / 128), Math.ceil(2048 / items)));
+  if (items >= 4096) return 1;
+  return Math.max(1, Math.min(32, Math.ceil(kvLength / T), Math.ceil(4096 / items)));
 }
 
 export interface AttentionShape {

@@ -66,7 +66,10 @@ export async function dawnDevice(backend?: string): Promise<DawnDevice> {
       tried.push(`${b}: no adapter`);
       continue;
     }
-    const device = await requestDevice(adapter);
+    // $VIPLLAVA_WEBGPU_SUBGROUP_MATRIX=1: the GEMM on subgroup matrices where the adapter has them (opt-in);
+    // $VIPLLAVA_WEBGPU_SUBGROUPS=0: the kernels without subgroups (side-by-side runs)
+    const env = process.env;
+    const device = await requestDevice(adapter, { subgroups: env.VIPLLAVA_WEBGPU_SUBGROUPS !== '0', subgroupMatrices: env.VIPLLAVA_WEBGPU_SUBGROUP_MATRIX === '1' });
     instances.push(gpu);
     return { device, backend: b, label: `Dawn ${b}, ${adapterName(adapter)}` };
   }

@@ -3,11 +3,15 @@
  * the kernels; quantized.ts has their layout), f32 accumulation.
  * - GEMV (M ≤ GEMV_ROWS, decode): a workgroup of 256 threads per 8 output features, 32 threads to a feature,
  *   each reading 16 bytes of its weight row at a time (8 halves or 4 floats; consecutive threads, consecutive
- *   bytes), partial sums reduced in workgroup memory. Q8_0 reads are half a block, Q4_0 reads a whole one, each
+ *   bytes), four such reads issued before any is used (halves and floats), partial sums added by subgroupAdd
+ *   where subgroups are 32 wide, else in workgroup memory. Q8_0 reads are half a block, Q4_0 reads a whole one, each
  *   with its scale. Where K is not a multiple of the vector (of 32 for the quantised formats), a slower variant
  *   with one value per read: 64 threads split K for 8 features.
  * - GEMM (prefill, the vision tower): a workgroup per 64 × 64 outputs, 16 × 16 threads of 4 × 4 outputs each,
  *   with 16-wide slices of x and w staged in workgroup memory.
+ * - GEMM on subgroup matrices (where the device has them, 16 × 16 × 16 f16 products with f32 results, and the
+ *   weights are halves or blocks: f32 weights keep the f32 kernel): a workgroup of one 32-wide subgroup per
+ *   64 × 64 outputs, 32-wide slices of x and w rounded to f16 in workgroup memory, 4 × 4 result matrices.
  */
 import { rowGrid, shader, type Recorder } from './recorder.js';
 import { helpers, reader, unpackHalf, type GpuDtype } from './wgsl.js';
@@ -21,6 +25,8 @@ const COLS = 8;
 const THREADS = 64;
 const TILE = 64;
 const KT = 16;
+/** Weight reads (of halves or floats) a vector-GEMV thread issues before using them. */
+const UNROLL = 4;
 
 /** blocks and scales: the quantised formats' blocks per row and first scale word (quantized.ts). */
 const PARAMS = 'struct P { m: u32, n: u32, k: u32, blocks: u32, scales: u32 }\n@group(0) @binding(0) var<uniform> p: P;';
@@ -120,38 +126,26 @@ function vectorProducts(w: WeightDtype): { weights: string; products: string } {
   }
 }
 
-function gemvVector(w: WeightDtype, bias: GpuDtype | null, m: number): string {
+/** Weight reads a vector-GEMV thread issues before using them: four of halves or floats, one block at a time. */
+const unroll = (w: WeightDtype) => (quantized(w) ? 1 : UNROLL);
+
+/**
+ * The vector GEMV; with `subgroups` (subgroups always 32 wide: one per weight row) the row's partial sums are
+ * added by subgroupAdd, else through workgroup memory.
+ */
+function gemvVector(w: WeightDtype, bias: GpuDtype | null, m: number, subgroups: boolean): string {
   const v = perVector(w);
+  const U = unroll(w);
   const { weights, products } = vectorProducts(w);
   const scale = quantized(w)
     ? 'fn w_scale(blk: u32) -> f32 { let at = p.scales + (blk >> 1u); return half_to_f32((w[at >> 2u][at & 3u] >> ((blk & 1u) * 16u)) & 0xffffu); }'
     : '';
-  return /* wgsl */ `
-${PARAMS}
-@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-@group(0) @binding(3) var<storage, read> w: array<vec4<${w === 'float32' ? 'f32' : 'u32'}>>;
-${helpers(quantized(w) ? 'float16' : w, ...(bias ? [bias] : []))}
-${scale}
-${bias ? reader('bias', 4, bias) : ''}
-var<workgroup> part: array<f32, ${256 * m}>;
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let c = lid / 32u;
-  let t = lid % 32u;
-  let col = (wid.y * 65535u + wid.x) * 8u + c;
-  let row = min(col, p.n - 1u);
-  let reads = ${quantized(w) ? `p.blocks * ${32 / v}u` : `p.k / ${v}u`};
-  var acc: array<f32, ${m}>;
-  for (var j = t; j < reads; j += 32u) {
-    let wq = w[row * reads + j];
-    ${weights}
-    for (var r = 0u; r < ${m}u; r++) {
-      let xo = (r * p.k) / 4u + j * ${v / 4}u;
-      acc[r] += ${products};
-    }
-  }
-  for (var r = 0u; r < ${m}u; r++) { part[r * 256u + lid] = acc[r]; }
+  const reduce = subgroups
+    ? `for (var r = 0u; r < ${m}u; r++) { acc[r] = subgroupAdd(acc[r]); }
+  if (t == 0u && col < p.n) {
+    for (var r = 0u; r < ${m}u; r++) { y[r * p.n + col] = acc[r]${bias ? ' + bias_at(col)' : ''}; }
+  }`
+    : `for (var r = 0u; r < ${m}u; r++) { part[r * 256u + lid] = acc[r]; }
   workgroupBarrier();
   for (var s = 16u; s > 0u; s = s >> 1u) {
     if (t < s) {
@@ -161,6 +155,89 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
   if (t == 0u && col < p.n) {
     for (var r = 0u; r < ${m}u; r++) { y[r * p.n + col] = part[r * 256u + lid]${bias ? ' + bias_at(col)' : ''}; }
+  }`;
+  return /* wgsl */ `${subgroups ? 'enable subgroups;' : ''}
+${PARAMS}
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read> w: array<vec4<${w === 'float32' ? 'f32' : 'u32'}>>;
+${helpers(quantized(w) ? 'float16' : w, ...(bias ? [bias] : []))}
+${scale}
+${bias ? reader('bias', 4, bias) : ''}
+${subgroups ? '' : `var<workgroup> part: array<f32, ${256 * m}>;`}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let c = lid / 32u;
+  let t = lid % 32u;
+  let col = (wid.y * 65535u + wid.x) * 8u + c;
+  let row = min(col, p.n - 1u);
+  let reads = ${quantized(w) ? `p.blocks * ${32 / v}u` : `p.k / ${v}u`};
+  var acc: array<f32, ${m}>;
+  for (var j0 = t; j0 < reads; j0 += ${32 * U}u) {
+    // the reads issued together (clamped into the row), then used: more bytes in flight per thread
+    var wqs: array<vec4<${w === 'float32' ? 'f32' : 'u32'}>, ${U}>;
+    for (var u = 0u; u < ${U}u; u++) { wqs[u] = w[row * reads + min(j0 + 32u * u, reads - 1u)]; }
+    for (var u = 0u; u < ${U}u; u++) {
+      let j = j0 + 32u * u;
+      if (j < reads) {
+        let wq = wqs[u];
+        ${weights}
+        for (var r = 0u; r < ${m}u; r++) {
+          let xo = (r * p.k) / 4u + j * ${v / 4}u;
+          acc[r] += ${products};
+        }
+      }
+    }
+  }
+  ${reduce}
+}`;
+}
+
+/** Workgroup memory rows of the staged f16 slices: 32 values and 8 of padding, against bank conflicts. */
+const SM_STRIDE = 40;
+
+function gemmSubgroupMatrix(w: WeightDtype, bias: GpuDtype | null): string {
+  return /* wgsl */ `enable f16;
+enable chromium_experimental_subgroup_matrix;
+${head(w, bias)}
+var<workgroup> xs: array<f16, ${TILE * SM_STRIDE}>;  // [row][k]
+var<workgroup> ws: array<f16, ${TILE * SM_STRIDE}>;  // [output column][k]: the right matrix, column-major
+var<workgroup> out: array<f32, 256>;  // one 16 × 16 result on its way out
+@compute @workgroup_size(32)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let r0 = wid.y * ${TILE}u;
+  let c0 = wid.x * ${TILE}u;
+  var acc: array<subgroup_matrix_result<f32, 16, 16>, 16>;  // [i · 4 + j]: rows r0 + 16i, columns c0 + 16j
+  for (var k0 = 0u; k0 < p.k; k0 += 32u) {
+    // thread t stages k0 + t of every row of x and of w
+    let kk = k0 + t;
+    for (var r = 0u; r < ${TILE}u; r++) {
+      xs[r * ${SM_STRIDE}u + t] = f16(select(0.0, x[(r0 + r) * p.k + kk], r0 + r < p.m && kk < p.k));
+      ws[r * ${SM_STRIDE}u + t] = f16(select(0.0, w_rc(min(c0 + r, p.n - 1u), min(kk, p.k - 1u)), c0 + r < p.n && kk < p.k));
+    }
+    workgroupBarrier();
+    for (var h = 0u; h < 32u; h += 16u) {
+      var a: array<subgroup_matrix_left<f16, 16, 16>, 4>;
+      var b: array<subgroup_matrix_right<f16, 16, 16>, 4>;
+      for (var i = 0u; i < 4u; i++) {
+        a[i] = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&xs, i * ${16 * SM_STRIDE}u + h, ${SM_STRIDE}u);
+        b[i] = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&ws, i * ${16 * SM_STRIDE}u + h, ${SM_STRIDE}u);
+      }
+      for (var i = 0u; i < 4u; i++) {
+        for (var j = 0u; j < 4u; j++) { acc[i * 4u + j] = subgroupMatrixMultiplyAccumulate(a[i], b[j], acc[i * 4u + j]); }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var e = 0u; e < 16u; e++) {
+    subgroupMatrixStore<row_major>(&out, 0u, acc[e], 16u);
+    workgroupBarrier();
+    for (var v = t; v < 256u; v += 32u) {
+      let row = r0 + (e / 4u) * 16u + v / 16u;
+      let col = c0 + (e % 4u) * 16u + v % 16u;
+      if (row < p.m && col < p.n) { y[row * p.n + col] = out[v]${bias ? ' + bias_at(col)' : ''}; }
+    }
+    workgroupBarrier();
   }
 }`;
 }
@@ -221,8 +298,11 @@ export function linear(
   const b = bias?.dtype ?? null;
   if (m <= GEMV_ROWS) {
     const groups = Math.ceil(n / COLS);
-    const code = vectorK(w.dtype, k) ? shader(`gemv vector ${w.dtype} ${b} ${m}`, () => gemvVector(w.dtype, b, m)) : shader(`gemv ${w.dtype} ${b} ${m}`, () => gemv(w.dtype, b, m));
+    const sg = r.subgroups32;
+    const code = vectorK(w.dtype, k) ? shader(`gemv vector ${w.dtype} ${b} ${m} ${sg}`, () => gemvVector(w.dtype, b, m, sg)) : shader(`gemv ${w.dtype} ${b} ${m}`, () => gemv(w.dtype, b, m));
     r.dispatch(code, { label: 'linear gemv', buffers, params }, rowGrid(groups));
+  } else if (r.subgroupMatrix && w.dtype !== 'float32') {
+    r.dispatch(shader(`gemm subgroup matrix ${w.dtype} ${b}`, () => gemmSubgroupMatrix(w.dtype, b)), { label: 'linear gemm, subgroup matrices', buffers, params }, [Math.ceil(n / TILE), Math.ceil(m / TILE)]);
   } else {
     r.dispatch(shader(`gemm ${w.dtype} ${b}`, () => gemm(w.dtype, b)), { label: 'linear gemm', buffers, params }, [Math.ceil(n / TILE), Math.ceil(m / TILE)]);
   }

@@ -3,12 +3,15 @@
  * and one command encoder that records dispatches until something has to wait (a read, a flush) or enough work
  * is queued. Buffers given back while commands that use them are still unsubmitted return to the pool only once
  * those commands are submitted, so later writes (queue.writeBuffer runs at once) can never reach them early.
- * A decode step repeats the last one's dispatches with the same parameters and, the pool being last-in first-out,
- * mostly the same buffers: so each distinct parameter block is written once into a uniform buffer kept for it,
- * and bind groups are kept by (pipeline, uniform, buffers); pool buffers are never destroyed, so a kept bind
+ * The dispatches' parameter blocks go into one uniform buffer at dynamic offsets, a slot per dispatch, written
+ * with one queue write just before the submission that reads them (queue operations run in order, so the next
+ * submission's write cannot reach this one's blocks early). A bind group then depends only on the pipeline and the
+ * storage buffers, and a decode step, allocating as the last one did from a pool kept in a fixed order, gets the
+ * same buffers: so bind groups are kept by (pipeline, buffers). Pool buffers are never destroyed, so a kept bind
  * group stays valid.
  */
 import { VipLlavaError } from '../../errors.js';
+import { subgroups } from './device.js';
 
 /** GPUBufferUsage and GPUMapMode as numbers (the globals exist only where WebGPU does). */
 const STORAGE = 0x80;
@@ -18,10 +21,11 @@ const COPY_DST = 0x08;
 const MAP_READ = 0x01;
 const MAP_MODE_READ = 0x1;
 
-/** Dispatches recorded before the encoder is submitted on its own, bounding what waits in it. */
+/** Dispatches recorded before the encoder is submitted on its own, bounding what waits in it (and its slots). */
 const SUBMIT_EVERY = 256;
-/** Parameter blocks and bind groups kept at most; past that they are dropped and made again as needed. */
-const KEPT_PARAMS = 4096;
+/** A dispatch's parameter block: at most this many 32-bit words. */
+const PARAM_WORDS = 16;
+/** Bind groups kept at most; past that they are dropped and made again as needed. */
 const KEPT_GROUPS = 16384;
 /** Threads per workgroup of the one-dimensional kernels; grids wider than MAX_GROUPS wrap into y. */
 export const THREADS = 64;
@@ -54,17 +58,25 @@ export interface Binding {
 
 export class Recorder {
   private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; id: number }>();
-  /** Uniform buffers by the parameter words they hold, and bind groups by pipeline, uniform and buffer ids. */
-  private readonly params = new Map<string, { buffer: GPUBuffer; id: number; bytes: number }>();
+  /** Bind groups by pipeline and buffer ids. */
   private readonly groups = new Map<string, GPUBindGroup>();
+  /** The parameter slots: a uniform buffer, and the blocks of the dispatches recorded since the last submission. */
+  private readonly slotBytes: number;
+  private readonly params: GPUBuffer;
+  private readonly blocks: Uint32Array<ArrayBuffer>;
+  private slots = 0;
+  /** Whether subgroups are always 32 wide here (the kernels then reduce a 32-thread row with subgroupAdd). */
+  readonly subgroups32: boolean;
+  /** Whether the GEMM may use subgroup matrices: 16 × 16 × 16 f16 products into f32 on 32-wide subgroups. */
+  readonly subgroupMatrix: boolean;
   private readonly ids = new WeakMap<GPUBuffer, number>();
   private nextId = 0;
   private readonly free = new Map<number, GPUBuffer[]>();
   private pending: Array<{ size: number; buffer: GPUBuffer }> = [];
-  private readonly freeUniforms: GPUBuffer[] = [];
+  /** Mappable buffers that reads copy into, by size. */
+  private readonly staging = new Map<number, GPUBuffer[]>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
-  private recorded = 0;
   private failure: string | null = null;
   /** While profiling: the query set, the labels of the pairs recorded into the open encoder, and the totals. */
   private profiling: { set: GPUQuerySet; labels: string[]; pending: Array<Promise<void>>; totals: Profile } | null = null;
@@ -73,6 +85,13 @@ export class Recorder {
     device.addEventListener?.('uncapturederror', (e) => {
       this.failure ??= (e as GPUUncapturedErrorEvent).error.message;
     });
+    this.slotBytes = Math.max(4 * PARAM_WORDS, device.limits.minUniformBufferOffsetAlignment);
+    this.params = device.createBuffer({ size: SUBMIT_EVERY * this.slotBytes, usage: UNIFORM | COPY_DST });
+    this.blocks = new Uint32Array((SUBMIT_EVERY * this.slotBytes) / 4);
+    const sg = subgroups(device);
+    this.subgroups32 = sg.sizes[0] === 32 && sg.sizes[1] === 32;
+    this.subgroupMatrix =
+      this.subgroups32 && device.features.has('shader-f16') && sg.matrices.some((c) => c.componentType === 'f16' && c.resultComponentType === 'f32' && c.M === 16 && c.N === 16 && c.K === 16);
   }
 
   /** A storage buffer of at least `bytes` (rounded up to a size class, so that freed ones are reused). */
@@ -98,12 +117,22 @@ export class Recorder {
     this.device.queue.writeBuffer(s.buffer, byteOffset, padded ?? bytes);
   }
 
-  /** The pipeline of a WGSL compute shader (entry point `main`), compiled once per text. */
+  /**
+   * The pipeline of a WGSL compute shader (entry point `main`), compiled once per text, with its bindings as the
+   * shader declares them: the parameters at binding 0 (a uniform at a dynamic offset), then storage buffers.
+   */
   private pipeline(code: string): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; id: number } {
     let p = this.pipelines.get(code);
     if (!p) {
-      const pipeline = this.device.createComputePipeline({ layout: 'auto', compute: { module: this.device.createShaderModule({ code }), entryPoint: 'main' } });
-      p = { pipeline, layout: pipeline.getBindGroupLayout(0), id: this.pipelines.size };
+      const entries: GPUBindGroupLayoutEntry[] = [];
+      for (const [, binding, kind] of code.matchAll(/@group\(0\)\s*@binding\((\d+)\)\s*var<([^>]+)>/g)) {
+        const type: GPUBufferBindingType = kind === 'uniform' ? 'uniform' : kind.includes('read_write') ? 'storage' : 'read-only-storage';
+        entries.push({ binding: Number(binding), visibility: 0x4 /* COMPUTE */, buffer: { type, hasDynamicOffset: type === 'uniform' } });
+      }
+      const layout = this.device.createBindGroupLayout({ entries });
+      const module = this.device.createShaderModule({ code });
+      const pipeline = this.device.createComputePipeline({ layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }), compute: { module, entryPoint: 'main' } });
+      p = { pipeline, layout, id: this.pipelines.size };
       this.pipelines.set(code, p);
     }
     return p;
@@ -115,42 +144,23 @@ export class Recorder {
     return id;
   }
 
-  /** The uniform buffer holding these parameter words (written the first time they are asked for). */
-  private uniform(params: ArrayLike<number>): { buffer: GPUBuffer; id: number; bytes: number } {
-    const key = Array.prototype.join.call(params, ',');
-    let u = this.params.get(key);
-    if (!u) {
-      if (this.params.size >= KEPT_PARAMS) {
-        // what was recorded still reads the kept blocks: submitted first, the buffers may then be rewritten
-        this.submit();
-        for (const kept of this.params.values()) this.freeUniforms.push(kept.buffer);
-        this.params.clear();
-        this.groups.clear();
-      }
-      const words = new Uint32Array(Math.max(4, Math.ceil(params.length / 4) * 4));
-      words.set(params);
-      const buffer = this.freeUniforms.pop() ?? this.device.createBuffer({ size: 256, usage: UNIFORM | COPY_DST });
-      this.device.queue.writeBuffer(buffer, 0, words);
-      u = { buffer, id: this.id(buffer), bytes: words.byteLength };
-      this.params.set(key, u);
-    }
-    return u;
-  }
-
   /** Records one dispatch of `groups` workgroups (x, or x·y when wider than one dimension allows). */
   dispatch(code: string, b: Binding, groups: number | [number, number]): void {
     const { pipeline, layout, id } = this.pipeline(code);
-    const uniform = this.uniform(b.params);
-    let key = `${id}:${uniform.id}`;
+    if (b.params.length > PARAM_WORDS) throw new VipLlavaError(`a dispatch's parameters are ${b.params.length} words; at most ${PARAM_WORDS} fit a slot`);
+    let key = String(id);
     for (const buffer of b.buffers) key += `,${this.id(buffer)}`;
     let group = this.groups.get(key);
     if (!group) {
       if (this.groups.size >= KEPT_GROUPS) this.groups.clear();
-      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniform.buffer, size: uniform.bytes } }];
+      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.params, size: 4 * PARAM_WORDS } }];
       b.buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
       group = this.device.createBindGroup({ layout, entries });
       this.groups.set(key, group);
     }
+    const slot = this.slots++;
+    this.blocks.fill(0, (slot * this.slotBytes) / 4, (slot * this.slotBytes) / 4 + PARAM_WORDS);
+    this.blocks.set(b.params, (slot * this.slotBytes) / 4);
     this.encoder ??= this.device.createCommandEncoder();
     const prof = this.profiling;
     if (prof) {
@@ -162,14 +172,14 @@ export class Recorder {
     }
     this.pass ??= this.encoder.beginComputePass();
     this.pass.setPipeline(pipeline);
-    this.pass.setBindGroup(0, group);
+    this.pass.setBindGroup(0, group, [slot * this.slotBytes]);
     const [x, y] = typeof groups === 'number' ? grid(groups) : groups;
     if (x > 0 && y > 0) this.pass.dispatchWorkgroups(x, y);
     if (prof) {
       this.pass.end();
       this.pass = null;
     }
-    if (++this.recorded >= SUBMIT_EVERY || (prof && prof.labels.length >= PROFILE_PAIRS)) this.submit();
+    if (this.slots >= SUBMIT_EVERY || (prof && prof.labels.length >= PROFILE_PAIRS)) this.submit();
   }
 
   /** Records a buffer-to-buffer copy. */
@@ -184,6 +194,9 @@ export class Recorder {
   submit(): void {
     this.pass?.end();
     this.pass = null;
+    // the parameter blocks, written ahead of the commands that read them
+    if (this.slots) this.device.queue.writeBuffer(this.params, 0, this.blocks, 0, (this.slots * this.slotBytes) / 4);
+    this.slots = 0;
     const prof = this.profiling;
     if (prof && this.encoder && prof.labels.length) {
       // the timestamps resolved into a buffer and read back after this submission, then summed by label
@@ -212,12 +225,16 @@ export class Recorder {
     }
     if (this.encoder) this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
-    this.recorded = 0;
+    // each size class kept in order of buffer id, the oldest last: a step that allocates as the last one did
+    // then gets the same buffers, so its bind groups are the kept ones
+    const touched = new Set<GPUBuffer[]>();
     for (const p of this.pending) {
-      const list = this.free.get(p.size) ?? [];
+      let list = this.free.get(p.size);
+      if (!list) this.free.set(p.size, (list = []));
       list.push(p.buffer);
-      this.free.set(p.size, list);
+      touched.add(list);
     }
+    for (const list of touched) list.sort((a, b) => this.id(b) - this.id(a));
     this.pending = [];
   }
 
@@ -254,15 +271,22 @@ export class Recorder {
   /** `bytes` bytes of a buffer from `offset`, after everything recorded before has run. */
   async readBytes(buffer: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
     const size = Math.ceil(bytes / 4) * 4;
-    const staging = this.device.createBuffer({ size: Math.max(4, size), usage: MAP_READ | COPY_DST });
+    const staging = this.staging.get(size)?.pop() ?? this.device.createBuffer({ size: Math.max(4, size), usage: MAP_READ | COPY_DST });
     if (size) this.copy(buffer, offset, staging, 0, size);
     this.submit();
-    await staging.mapAsync(MAP_MODE_READ);
-    const out = staging.getMappedRange().slice(0, bytes);
-    staging.unmap();
-    staging.destroy();
-    this.check();
-    return out;
+    try {
+      await staging.mapAsync(MAP_MODE_READ);
+      const out = staging.getMappedRange().slice(0, bytes);
+      staging.unmap();
+      // kept for the next read of this size (a decode step reads the same logits every time)
+      const kept = this.staging.get(size) ?? [];
+      if (kept.length < 4) kept.push(staging);
+      else staging.destroy();
+      this.staging.set(size, kept);
+      return out;
+    } finally {
+      this.check();
+    }
   }
 
   /** Throws (once) what the device reported since the last check. */

@@ -46,6 +46,12 @@ type FloatTensor = GpuTensor & { readonly dtype: GpuDtype };
 class GpuPositionInputs extends PositionInputs {
   cosSin: Storage | null = null;
   keyMask: Storage | null = null;
+
+  override release(): void {
+    const be = this.backend as WebGPUBackend;
+    for (const s of [this.cosSin, this.keyMask]) if (s) be.releaseStorage(this, s);
+    this.cosSin = this.keyMask = null;
+  }
 }
 
 export interface WebGPUBackendOptions {
@@ -71,7 +77,9 @@ export class WebGPUBackend implements Backend {
   }
 
   describe(): string {
-    return `webgpu (${this.options.adapterLabel ?? 'adapter'}; WGSL kernels, f32 compute)`;
+    const r = this.recorder;
+    const extras = `${r.subgroups32 ? 'subgroup reductions, ' : ''}${r.subgroupMatrix ? 'f16 subgroup-matrix GEMM, ' : ''}`;
+    return `webgpu (${this.options.adapterLabel ?? 'adapter'}; WGSL kernels, ${extras}f32 compute)`;
   }
 
   check(needs: Parameters<Backend['check']>[0]): void {
@@ -205,6 +213,12 @@ export class WebGPUBackend implements Backend {
     return this.recorder.flush();
   }
 
+  /** A position input's buffer given back (before the garbage collector would). */
+  releaseStorage(owner: PositionInputs, s: Storage): void {
+    this.freed.unregister(owner);
+    this.recorder.release(s);
+  }
+
   release(x: DeviceTensor): void {
     const t = this.t(x);
     this.freed.unregister(t);
@@ -242,12 +256,12 @@ export class WebGPUBackend implements Backend {
       const table = cosSinTable(host.positions, host.invFreq, host.ropeScaling ?? 1);
       p.cosSin = this.recorder.allocate(table.byteLength);
       this.recorder.write(p.cosSin, table);
-      this.freed.register(p, p.cosSin);
+      this.freed.register(p, p.cosSin, p);
     }
     if (host.keyMask) {
       p.keyMask = this.recorder.allocate(4 * host.keyMask.length);
       this.recorder.write(p.keyMask, Uint32Array.from(host.keyMask));
-      this.freed.register(p, p.keyMask);
+      this.freed.register(p, p.keyMask, p);
     }
     return p;
   }
