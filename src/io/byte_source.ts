@@ -70,18 +70,31 @@ export class BlobSource implements ByteSource {
   async close(): Promise<void> {}
 }
 
+/** The part of the Cache API used here (the DOM's CacheStorage and Cache). */
+interface CacheStore {
+  match(key: string): Promise<Response | undefined>;
+  put(key: string, response: Response): Promise<void>;
+}
+/** The Cache API where the runtime has one (browsers, in secure contexts), else null. */
+const cacheStorage = () => (globalThis as { caches?: { open(name: string): Promise<CacheStore> } }).caches ?? null;
+
 /**
  * A URL read with HTTP range requests (a hub `resolve` URL follows its redirect to the CDN). A server that
- * ignores Range sends the whole file once, which is then kept.
+ * ignores Range sends the whole file once, which is then kept. With `cacheName` (and a Cache API, and an ETag from
+ * the server, or a redirect to a content-addressed URL), each range fetched is kept in that Cache API store under
+ * the URL, the range and that version, and read from there the next time: a changed file has another version, so
+ * it is never read stale.
  */
 export class HttpSource implements ByteSource {
   private whole: Uint8Array | null = null;
   private length: number | null = null;
+  private etag: string | null = null;
 
   constructor(
     readonly url: string,
     private readonly headers: Record<string, string> = {},
     readonly name = url,
+    private readonly cacheName: string | null = null,
   ) {}
 
   async size(): Promise<number> {
@@ -89,6 +102,9 @@ export class HttpSource implements ByteSource {
     const res = await this.fetch({ method: 'HEAD' });
     const size = Number(res.headers.get('x-linked-size') ?? res.headers.get('content-length'));
     if (!Number.isFinite(size)) throw new WeightsError(`${this.name}: the server did not report a size`);
+    // the file's version: its ETag, else (a redirect to a content-addressed CDN URL, as the hub's LFS files) the
+    // URL it was served from
+    this.etag = res.headers.get('etag') ?? res.headers.get('x-linked-etag') ?? (res.redirected ? res.url : null);
     return (this.length = size);
   }
 
@@ -96,11 +112,18 @@ export class HttpSource implements ByteSource {
     const out = readTarget(length, into);
     if (length === 0) return out;
     if (!this.whole) {
+      const cached = await this.cached(offset, length);
+      const hit = await cached?.match();
+      if (hit) {
+        out.set(hit);
+        return out;
+      }
       const res = await this.fetch({ headers: { range: `bytes=${offset}-${offset + length - 1}` } });
       const body = new Uint8Array(await res.arrayBuffer());
       if (res.status === 206) {
         if (body.length !== length) cutShort(this.name, offset, length, offset + body.length);
         out.set(body);
+        await cached?.put(body);
         return out;
       }
       this.whole = body; // Range ignored: the body is the whole file
@@ -113,6 +136,38 @@ export class HttpSource implements ByteSource {
 
   async close(): Promise<void> {
     this.whole = null;
+  }
+
+  /**
+   * The cache entry of a range, where ranges are cached: match() gives its bytes (null when absent or of another
+   * length), put() keeps them (a full or refused store only loses the caching).
+   */
+  private async cached(offset: number, length: number): Promise<{ match(): Promise<Uint8Array | null>; put(body: Uint8Array): Promise<void> } | null> {
+    const storage = cacheStorage();
+    if (!this.cacheName || !storage) return null;
+    if (this.etag === null) await this.size();
+    if (!this.etag) return null;
+    const key = `${this.url}${this.url.includes('?') ? '&' : '?'}vipllava-bytes=${offset}-${offset + length - 1}&etag=${encodeURIComponent(this.etag)}`;
+    let store: CacheStore;
+    try {
+      store = await storage.open(this.cacheName);
+    } catch {
+      return null; // no Cache API here after all (an opaque origin, say)
+    }
+    return {
+      match: async () => {
+        const res = await store.match(key);
+        const body = res ? new Uint8Array(await res.arrayBuffer()) : null;
+        return body && body.length === length ? body : null;
+      },
+      put: async (body) => {
+        try {
+          await store.put(key, new Response(body));
+        } catch {
+          // quota or a refused store: the bytes are read from the network next time
+        }
+      },
+    };
   }
 
   private async fetch(init: { method?: string; headers?: Record<string, string> }): Promise<Response> {

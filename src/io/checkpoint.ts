@@ -21,6 +21,12 @@ export interface ResolveOptions {
   /** Never touch the network (default: on when $HF_HUB_OFFLINE is 1/true). */
   localFilesOnly?: boolean;
   onProgress?: OnProgress;
+  /**
+   * Where a browser keeps the byte ranges it fetched (the Cache API store of that name; default
+   * "vipllava-weights"), keyed by URL, range and the file's ETag, so a second load reads none of them again;
+   * false: no caching. Runtimes without the Cache API (Node) keep their hub cache folder instead.
+   */
+  browserCache?: string | false;
 }
 
 export interface CheckpointFiles {
@@ -44,6 +50,7 @@ export class HttpCheckpoint implements CheckpointFiles {
   readonly description: string;
   private readonly base: string;
   private readonly headers: Record<string, string>;
+  private readonly cacheName: string | null;
 
   constructor(repoId: string, options: ResolveOptions = {}) {
     if (!REPO_ID.test(repoId)) throw new HubError(`"${repoId}" is not a hub repository id`);
@@ -53,10 +60,11 @@ export class HttpCheckpoint implements CheckpointFiles {
     const token = options.token ?? env('HF_TOKEN');
     this.headers = token ? { authorization: `Bearer ${token}` } : {};
     this.description = `${repoId}@${revision}`;
+    this.cacheName = options.browserCache === false ? null : (options.browserCache ?? 'vipllava-weights');
   }
 
   async optionalFile(name: string): Promise<ByteSource | null> {
-    const source = new HttpSource(this.base + name.split('/').map(encodeURIComponent).join('/'), this.headers, `${this.description}/${name}`);
+    const source = new HttpSource(this.base + name.split('/').map(encodeURIComponent).join('/'), this.headers, `${this.description}/${name}`, this.cacheName);
     try {
       await source.size();
     } catch (e) {

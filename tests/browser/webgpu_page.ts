@@ -1,7 +1,8 @@
 /**
  * Bundled for the browser by tests/backend/webgpu_browser.test.ts (esbuild, the library's browser-safe core): the
  * WebGPU engine through navigator.gpu against the reference engine in the same page — a few ops, then the shipped
- * model loaded over HTTP range requests from the page's own origin and decoded greedily on each.
+ * model loaded over HTTP range requests from the page's own origin and decoded greedily on each (the second load
+ * reading the ranges the first kept in the Cache API); then loadAgain() loads it once more.
  */
 import { createBackend, VipLlavaForConditionalGeneration } from '../../src/index.js';
 import { ReferenceBackend } from '../../src/backend/cpu/reference_backend.js';
@@ -44,5 +45,11 @@ async function run(repo: string): Promise<unknown> {
   return { adapter: gpu.describe(), errors, tokens };
 }
 
+/** The model loaded once more (its byte ranges, cached by the first loads, should come from the Cache API). */
+async function loadAgain(repo: string): Promise<number> {
+  const model = await VipLlavaForConditionalGeneration.fromPretrained(repo, { endpoint: location.origin, engine: 'reference' });
+  return model.config.text_config.hidden_size;
+}
+
 declare const location: { origin: string };
-(globalThis as { runWebgpuChecks?: typeof run }).runWebgpuChecks = run;
+Object.assign(globalThis, { runWebgpuChecks: run, loadAgain });
