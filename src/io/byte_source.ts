@@ -142,7 +142,7 @@ export class HttpSource implements ByteSource {
    * The cache entry of a range, where ranges are cached: match() gives its bytes (null when absent or of another
    * length), put() keeps them (a full or refused store only loses the caching).
    */
-  private async cached(offset: number, length: number): Promise<{ match(): Promise<Uint8Array | null>; put(body: Uint8Array): Promise<void> } | null> {
+  private async cached(offset: number, length: number): Promise<{ match(): Promise<Uint8Array | null>; put(body: Uint8Array<ArrayBuffer>): Promise<void> } | null> {
     const storage = cacheStorage();
     if (!this.cacheName || !storage) return null;
     if (this.etag === null) await this.size();
