@@ -71,7 +71,8 @@ async function gpuTime(op: () => void, n: number): Promise<number | null> {
   return total / n;
 }
 const gpuCell = (t: number | null) => (t === null ? '' : `${(t * 1e3).toFixed(3).padStart(8)} ms GPU`);
-const activations = (m: number, k: number) => be.fromHost(Float32Array.from({ length: m * k }, (_, i) => Math.sin(i * 0.37)), [m, k]);
+const hostActivations = (m: number, k: number) => Float32Array.from({ length: m * k }, (_, i) => Math.sin(i * 0.37));
+const activations = (m: number, k: number) => be.fromHost(hostActivations(m, k), [m, k]);
 /** Bytes a weight reads per value: blocks of 32 carry a float16 scale. */
 const bytesPerWeight = { float32: 4, float16: 2, q8_0: 34 / 32, q4_0: 18 / 32 }[dtype];
 /**
@@ -111,7 +112,7 @@ if (!values['no-ops']) {
   for (const s of linears) {
     const host = matrix(s.n, s.k);
     const w = uploadWeight(host);
-    const xs = Float32Array.from({ length: s.m * s.k }, (_, i) => Math.sin(i * 0.37));
+    const xs = hostActivations(s.m, s.k);
     const x = be.fromHost(xs, [s.m, s.k]);
     const t = await time(async () => {
       be.release(be.linear(x, w));

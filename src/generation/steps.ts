@@ -111,10 +111,7 @@ export class MaskState {
  */
 export async function prefill(model: GenerativeModel, p: Prepared, cache: KVCache, mask: MaskState, expand: number): Promise<Float32Array> {
   const keyMask = p.promptMask.includes(0) ? p.promptMask : undefined;
-  const logits = await finite(
-    ops.take(model.step({ ids: p.prompt, batch: p.batch, seq: p.promptLength, positions: p.promptPositions, keyMask, cache, imageFeatures: p.imageFeatures, logitsToKeep: 1 })),
-    'after the prompt',
-  );
+  const logits = await finiteLogits(model.step({ ids: p.prompt, batch: p.batch, seq: p.promptLength, positions: p.promptPositions, keyMask, cache, imageFeatures: p.imageFeatures, logitsToKeep: 1 }), 'after the prompt');
   if (expand === 1) return logits;
   cache.reorder(mask.source);
   const out = new Float32Array(mask.source.length * p.vocab);
@@ -122,7 +119,7 @@ export async function prefill(model: GenerativeModel, p: Prepared, cache: KVCach
   return out;
 }
 
-/** A step's logits read back, checked as `finite` checks them. */
+/** A step's logits read back (and released), checked as `finite` checks them. */
 export const finiteLogits = (logits: DeviceTensor, where: string): Promise<Float32Array> => finite(ops.take(logits), where);
 
 /** The logits, or an error when the model gave NaN or infinities (corrupt weights), which no decoding can use. */
@@ -139,7 +136,7 @@ export async function decodeStep(model: GenerativeModel, tokens: Int32Array, cac
   const positions = Int32Array.from(mask.nextPosition);
   mask.nextPosition.forEach((v, r) => (mask.nextPosition[r] = v + 1));
   const keyMask = mask.view(cache.length + 1);
-  return finite(ops.take(model.step({ ids: tokens, batch: tokens.length, seq: 1, positions, keyMask, cache, logitsToKeep: 1 })), `at position ${positions[0]}`);
+  return finiteLogits(model.step({ ids: tokens, batch: tokens.length, seq: 1, positions, keyMask, cache, logitsToKeep: 1 }), `at position ${positions[0]}`);
 }
 
 /**
@@ -150,7 +147,7 @@ export async function prefillSuffix(model: GenerativeModel, ids: readonly number
   const start = cache.length;
   const suffix = Int32Array.from(ids.slice(start));
   const positions = Int32Array.from(suffix, (_, k) => start + k);
-  return finite(ops.take(model.step({ ids: suffix, batch: 1, seq: suffix.length, positions, cache, imageFeatures, logitsToKeep: 1 })), 'after the prompt');
+  return finiteLogits(model.step({ ids: suffix, batch: 1, seq: suffix.length, positions, cache, imageFeatures, logitsToKeep: 1 }), 'after the prompt');
 }
 
 /** Each image's tokens, [start, end) in `ids` (back-to-back images split every `perImage` tokens). */

@@ -88,7 +88,9 @@ const cacheStorage = () => (globalThis as { caches?: { open(name: string): Promi
 export class HttpSource implements ByteSource {
   private whole: Uint8Array | null = null;
   private length: number | null = null;
-  private etag: string | null = null;
+  /** The file's version for cache keys (its ETag or content-addressed URL); null until size() asks. */
+  private version: string | null = null;
+  private store: Promise<CacheStore | null> | null = null;
 
   constructor(
     readonly url: string,
@@ -104,7 +106,7 @@ export class HttpSource implements ByteSource {
     if (!Number.isFinite(size)) throw new WeightsError(`${this.name}: the server did not report a size`);
     // the file's version: its ETag, else (a redirect to a content-addressed CDN URL, as the hub's LFS files) the
     // URL it was served from
-    this.etag = res.headers.get('etag') ?? res.headers.get('x-linked-etag') ?? (res.redirected ? res.url : null);
+    this.version = res.headers.get('etag') ?? res.headers.get('x-linked-etag') ?? (res.redirected ? res.url : '');
     return (this.length = size);
   }
 
@@ -143,17 +145,9 @@ export class HttpSource implements ByteSource {
    * length), put() keeps them (a full or refused store only loses the caching).
    */
   private async cached(offset: number, length: number): Promise<{ match(): Promise<Uint8Array | null>; put(body: Uint8Array<ArrayBuffer>): Promise<void> } | null> {
-    const storage = cacheStorage();
-    if (!this.cacheName || !storage) return null;
-    if (this.etag === null) await this.size();
-    if (!this.etag) return null;
-    const key = `${this.url}${this.url.includes('?') ? '&' : '?'}vipllava-bytes=${offset}-${offset + length - 1}&etag=${encodeURIComponent(this.etag)}`;
-    let store: CacheStore;
-    try {
-      store = await storage.open(this.cacheName);
-    } catch {
-      return null; // no Cache API here after all (an opaque origin, say)
-    }
+    const store = await (this.store ??= this.openStore());
+    if (!store || !this.version) return null;
+    const key = `${this.url}${this.url.includes('?') ? '&' : '?'}vipllava-bytes=${offset}-${offset + length - 1}&version=${encodeURIComponent(this.version)}`;
     return {
       match: async () => {
         const res = await store.match(key);
@@ -168,6 +162,18 @@ export class HttpSource implements ByteSource {
         }
       },
     };
+  }
+
+  /** The Cache API store, opened once per source (null without cacheName or a Cache API, or where it refuses). */
+  private async openStore(): Promise<CacheStore | null> {
+    const storage = cacheStorage();
+    if (!this.cacheName || !storage) return null;
+    if (this.version === null) await this.size();
+    try {
+      return await storage.open(this.cacheName);
+    } catch {
+      return null; // no Cache API here after all (an opaque origin, say)
+    }
   }
 
   private async fetch(init: { method?: string; headers?: Record<string, string> }): Promise<Response> {

@@ -43,7 +43,8 @@ export function subgroups(device: GPUDevice): Subgroups {
 export async function requestDevice(adapter: GPUAdapter, o: { subgroups?: boolean; subgroupMatrices?: boolean } = {}): Promise<GPUDevice> {
   const requiredLimits: Record<string, number> = {};
   for (const l of LIMITS) requiredLimits[l] = adapter.limits[l];
-  const requiredFeatures = FEATURES.filter((f) => adapter.features.has(f) && (o.subgroupMatrices === true || f !== 'chromium-experimental-subgroup-matrix') && (o.subgroups !== false || f !== 'subgroups')) as GPUFeatureName[];
+  const left = [...(o.subgroups === false ? ['subgroups'] : []), ...(o.subgroupMatrices ? [] : ['chromium-experimental-subgroup-matrix'])];
+  const requiredFeatures = FEATURES.filter((f) => adapter.features.has(f) && !left.includes(f)) as GPUFeatureName[];
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   const info = adapter.info as GPUAdapterInfo & { subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[]; subgroupMinSize?: number; subgroupMaxSize?: number };
   const matrices = device.features.has('chromium-experimental-subgroup-matrix') ? [...(info.subgroupMatrixConfigs ?? [])].map((c) => ({ componentType: c.componentType, resultComponentType: c.resultComponentType, M: c.M, N: c.N, K: c.K })) : [];

@@ -48,9 +48,7 @@ class GpuPositionInputs extends PositionInputs {
   keyMask: Storage | null = null;
 
   override release(): void {
-    const be = this.backend as WebGPUBackend;
-    for (const s of [this.cosSin, this.keyMask]) if (s) be.releaseStorage(this, s);
-    this.cosSin = this.keyMask = null;
+    (this.backend as WebGPUBackend).releasePositions(this);
   }
 }
 
@@ -213,10 +211,11 @@ export class WebGPUBackend implements Backend {
     return this.recorder.flush();
   }
 
-  /** A position input's buffer given back (before the garbage collector would). */
-  releaseStorage(owner: PositionInputs, s: Storage): void {
-    this.freed.unregister(owner);
-    this.recorder.release(s);
+  /** A forward's position inputs' buffers given back (before the garbage collector would). */
+  releasePositions(p: GpuPositionInputs): void {
+    this.freed.unregister(p);
+    for (const s of [p.cosSin, p.keyMask]) if (s) this.recorder.release(s);
+    p.cosSin = p.keyMask = null;
   }
 
   release(x: DeviceTensor): void {
