@@ -21,6 +21,7 @@ export const SERVE_FLAGS = {
   cors: { type: 'string' },
   'image-root': { type: 'string' },
   'allow-remote-images': { type: 'boolean', default: false },
+  'private-weights': { type: 'boolean', default: false },
 } as const;
 
 export const SERVE_HELP = `serve options:
@@ -38,7 +39,9 @@ export const SERVE_HELP = `serve options:
   --request-timeout S       seconds a request may take, waiting included (default 600)
   --cors ORIGIN             allow browsers from ORIGIN (default: no CORS)
   --image-root DIR          allow file:// images under DIR
-  --allow-remote-images     allow http(s) images (public addresses only, 20 MB, 10 s)`;
+  --allow-remote-images     allow http(s) images (public addresses only, 20 MB, 10 s)
+  --private-weights         do not share the checkpoint's files at /hub/<name>/resolve/main/<file> (the page's
+                            "this browser" mode loads the model from there)`;
 
 type Values = Partial<Record<keyof typeof SERVE_FLAGS, string | boolean>>;
 
@@ -101,7 +104,8 @@ export async function serveCommand(model: string, hub: FromPretrainedOptions, va
     dtype: hub.dtype && hub.dtype !== 'auto' ? hub.dtype : (c.dtype ?? 'float32'),
   };
   const service = new Service({ model: vip, processor, templateStops: ['###'] }, info, options);
-  const app = await createServer(service, { apiKey, cors: values.cors as string | undefined, bodyLimit, log: process.stderr });
+  const weightsDir = values['private-weights'] === true ? null : checkpoint.directory;
+  const app = await createServer(service, { apiKey, cors: values.cors as string | undefined, bodyLimit, log: process.stderr, weightsDir });
   const address = await app.listen({ host, port });
   process.stderr.write(`vipllava: serving ${info.name} at ${address} (OpenAI: /v1/chat/completions, Ollama: /api/chat)\n`);
   await new Promise<void>((resolve) => {

@@ -1,27 +1,33 @@
 /**
- * The drawing page served at `/`: open or drop an image, mark regions, ask, and read the answer as it streams.
- * The preview is drawn by the library's own renderer (bundled here), with the seed and style the page sends, so
- * it shows the pixels the server gives the model; the image goes to the server as a lossless PNG of what the
- * browser decoded, and the prompts are drawn there again the same way.
+ * The drawing page, served at `/` by `vipllava serve`: open or drop an image, mark regions, ask, and read the
+ * answer as it streams. The preview is drawn by the library's own renderer (bundled here) with the seed and style
+ * the server uses, so it shows the pixels the model receives. The answers come from the server
+ * (server_answers.ts) or from the model loaded into this page (browser_answers.ts: WebGPU, else the CPU), as
+ * the "model runs" choice says; `?compute=browser`, `?model=ID` and `?endpoint=URL` preset it, so the built page
+ * also runs from any static host against a hub.
  */
-import { drawVisualPrompts, fillPhrases, PALETTE, type DrawnPrompt, type RgbImage, type ShapeName, type VisualPrompt } from '../index.js';
+import { drawVisualPrompts, fillPhrases, PALETTE, type DrawnPrompt, type ProgressEvent, type RgbImage, type ShapeName, type VisualPrompt } from '../index.js';
+import { DRAW, type Answers } from './answers.js';
+import { BrowserAnswers, type Checkpoint } from './browser_answers.js';
+import { fromImageData, toImageData } from './pixels.js';
+import { servedModel, ServerAnswers } from './server_answers.js';
 
-const DRAW = { seed: 0, style: 'eval' as const };
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const canvas = $<HTMLCanvasElement>('preview');
 const ctx = canvas.getContext('2d', { willReadFrequently: true })!;
 const selection = $<HTMLDivElement>('selection');
 const errorBox = $<HTMLParagraphElement>('error');
+const statusLine = $<HTMLParagraphElement>('status');
 const log = $<HTMLDivElement>('log');
 const question = $<HTMLTextAreaElement>('question');
+const query = new URLSearchParams(location.search);
 
-type Message = { role: 'user' | 'assistant'; content: unknown };
 const state = {
   image: null as RgbImage | null,
-  png: '',
+  /** The image with the prompts drawn: what the model receives. */
+  marked: null as RgbImage | null,
   prompts: [] as VisualPrompt[],
   drawn: [] as DrawnPrompt[],
-  history: [] as Message[],
   asking: null as AbortController | null,
 };
 
@@ -42,11 +48,7 @@ async function open(file: Blob): Promise<void> {
     canvas.width = bitmap.width;
     canvas.height = bitmap.height;
     ctx.drawImage(bitmap, 0, 0);
-    const rgba = ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
-    const rgb = new Uint8Array(bitmap.width * bitmap.height * 3);
-    for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) rgb.set(rgba.subarray(i, i + 3), j);
-    state.image = { width: bitmap.width, height: bitmap.height, data: rgb };
-    state.png = pngDataUrl(state.image);
+    state.image = fromImageData(ctx.getImageData(0, 0, bitmap.width, bitmap.height));
     state.prompts = [];
     reset();
     canvas.style.display = 'block';
@@ -55,22 +57,6 @@ async function open(file: Blob): Promise<void> {
   } catch {
     showError('That file is not an image this browser can open.');
   }
-}
-
-function pngDataUrl(image: RgbImage): string {
-  const c = document.createElement('canvas');
-  [c.width, c.height] = [image.width, image.height];
-  c.getContext('2d')!.putImageData(toImageData(image), 0, 0);
-  return c.toDataURL('image/png');
-}
-
-function toImageData(image: RgbImage): ImageData {
-  const out = new ImageData(image.width, image.height);
-  for (let i = 0, j = 0; j < image.data.length; i += 4, j += 3) {
-    out.data.set(image.data.subarray(j, j + 3), i);
-    out.data[i + 3] = 255;
-  }
-  return out;
 }
 
 /** Draws the prompts on the image with the library's renderer; a prompt it refuses is taken back. */
@@ -88,6 +74,7 @@ function render(): void {
       return render();
     }
   }
+  state.marked = shown;
   ctx.putImageData(toImageData(shown), 0, 0);
   const list = $<HTMLOListElement>('prompts');
   list.replaceChildren(
@@ -169,6 +156,63 @@ $('clear').onclick = () => {
   render();
 };
 
+// -- the conversation -----------------------------------------------------------------------------------
+
+function reset(): void {
+  answers?.reset();
+  log.replaceChildren();
+}
+
+// -- where the answers are computed ---------------------------------------------------------------------
+
+let answers: Answers | null = null;
+let loading: Promise<Answers> | null = null;
+const compute = () => (document.querySelector('input[name=compute]:checked') as HTMLInputElement).value as 'server' | 'browser';
+const mb = (n: number) => (n / 1e6).toFixed(1);
+
+/** The checkpoint the browser loads: ?model and ?endpoint, else the one the page's server shares under /hub. */
+async function checkpoint(): Promise<Checkpoint> {
+  const token = $<HTMLInputElement>('key').value;
+  const repo = query.get('model');
+  if (repo) return { repo, endpoint: query.get('endpoint') ?? 'https://huggingface.co', token };
+  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  return { repo: await servedModel(headers), endpoint: new URL('hub', location.href).href, token };
+}
+
+/** The answerer the choice names, loading the model into the page the first time it is chosen. */
+function choose(): Promise<Answers> {
+  if (compute() === 'server') {
+    loading = Promise.resolve(new ServerAnswers(() => $<HTMLInputElement>('key').value));
+  } else {
+    statusLine.textContent = 'Loading the model into this browser…';
+    const progress = (p: ProgressEvent) => {
+      statusLine.textContent = `Loading the model into this browser: ${p.stage === 'download' ? 'fetching' : 'reading'} ${p.file}, ${mb(p.loaded)} of ${mb(p.total)} MB`;
+    };
+    loading = checkpoint().then((c) => BrowserAnswers.load(c, progress));
+    // a failed load is tried again at the next question
+    loading.catch((e: Error) => {
+      statusLine.textContent = '';
+      showError(`The model could not be loaded into this browser: ${e.message}`);
+      loading = null;
+    });
+  }
+  const chosen = loading;
+  void chosen.then((a) => {
+    if (loading !== chosen) return; // chosen again meanwhile
+    answers = a;
+    statusLine.textContent = `The model runs ${a.where}.`;
+  }, () => {});
+  return chosen;
+}
+
+for (const radio of document.querySelectorAll<HTMLInputElement>('input[name=compute]')) radio.addEventListener('change', () => {
+    reset(); // a conversation stays with whoever began it
+    answers = null;
+    void choose();
+  });
+if (query.get('compute') === 'browser') $<HTMLInputElement>('compute-browser').checked = true;
+void choose();
+
 // -- asking ---------------------------------------------------------------------------------------------
 
 function turn(role: 'user' | 'assistant', text: string): HTMLParagraphElement {
@@ -180,33 +224,17 @@ function turn(role: 'user' | 'assistant', text: string): HTMLParagraphElement {
   return p;
 }
 
-function reset(): void {
-  state.history = [];
-  log.replaceChildren();
-}
-
-async function modelName(headers: Record<string, string>): Promise<string> {
-  const r = await fetch('v1/models', { headers });
-  const body = (await r.json()) as { data?: Array<{ id: string }>; error?: { message: string } };
-  if (!r.ok) throw new Error(body.error?.message ?? `HTTP ${r.status}`);
-  return body.data![0].id;
-}
-
 async function ask(): Promise<void> {
   showError('');
-  if (!state.image) return showError('Open an image first.');
+  if (!state.image || !state.marked) return showError('Open an image first.');
   let text: string;
   try {
     text = fillPhrases(question.value, state.drawn);
   } catch (e) {
     return showError((e as Error).message);
   }
-  const key = $<HTMLInputElement>('key').value;
-  const headers: Record<string, string> = { 'content-type': 'application/json', ...(key && { authorization: `Bearer ${key}` }) };
-  const first = state.history.length === 0;
-  const message: Message = first
-    ? { role: 'user', content: [{ type: 'image_url', image_url: { url: state.png }, visual_prompts: state.prompts }, { type: 'text', text }] }
-    : { role: 'user', content: text };
+  const maxNewTokens = Number($<HTMLInputElement>('max-tokens').value);
+  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) return showError('Max new tokens must be a whole number of at least 1.');
   const asked = turn('user', text);
   const answer = turn('assistant', '');
   const ac = new AbortController();
@@ -214,42 +242,16 @@ async function ask(): Promise<void> {
   $<HTMLButtonElement>('ask').disabled = true;
   $<HTMLButtonElement>('stop').disabled = false;
   try {
-    const response = await fetch('v1/chat/completions', {
-      method: 'POST',
-      headers,
-      signal: ac.signal,
-      body: JSON.stringify({ model: await modelName(headers), stream: true, messages: [...state.history, message], visual_prompt_options: DRAW }),
+    const a = await (loading ?? choose());
+    await a.ask({ image: state.image, marked: state.marked, prompts: state.prompts, text, maxNewTokens }, ac.signal, (t) => {
+      answer.textContent += t;
+      log.scrollTop = log.scrollHeight;
     });
-    if (!response.ok) {
-      const body = (await response.json().catch(() => ({}))) as { error?: { message?: string } };
-      throw new Error(body.error?.message ?? `HTTP ${response.status}`);
-    }
-    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let pending = '';
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      pending += value;
-      const events = pending.split('\n\n');
-      pending = events.pop()!;
-      for (const event of events) {
-        const data = event.replace(/^data: /, '');
-        if (data === '[DONE]') continue;
-        const chunk = JSON.parse(data) as { choices?: Array<{ delta?: { content?: string } }>; error?: { message: string } };
-        if (chunk.error) throw new Error(chunk.error.message);
-        answer.textContent += chunk.choices?.[0]?.delta?.content ?? '';
-      }
-    }
-    state.history.push(message, { role: 'assistant', content: answer.textContent ?? '' });
+    if (ac.signal.aborted) answer.textContent += ' [stopped]';
   } catch (e) {
-    if (ac.signal.aborted) {
-      state.history.push(message, { role: 'assistant', content: answer.textContent ?? '' });
-      answer.textContent += ' [stopped]';
-    } else {
-      asked.remove(); // nothing was answered: the conversation is as it was
-      answer.remove();
-      showError(`The server said: ${(e as Error).message}`);
-    }
+    asked.remove(); // nothing was answered: the conversation is as it was
+    answer.remove();
+    showError((e as Error).message);
   } finally {
     state.asking = null;
     $<HTMLButtonElement>('ask').disabled = false;

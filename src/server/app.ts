@@ -1,6 +1,6 @@
 /**
  * The HTTP server (fastify): OpenAI- and Ollama-compatible routes over one loaded model, visual prompts in both,
- * `/v1/visual-prompts/render`, `/health`, `/metrics`, and the drawing page at `/`. Every body is checked against its JSON schema; an API
+ * `/v1/visual-prompts/render`, `/health`, `/metrics`, the drawing page at `/` and the checkpoint's files under `/hub/`. Every body is checked against its JSON schema; an API
  * key, when set, is checked in constant time on every route but /health; CORS is off unless an origin is given.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -14,6 +14,7 @@ import { ollamaRoutes } from './ollama.js';
 import { openaiRoutes } from './openai.js';
 import { RENDER } from './schemas.js';
 import type { Service, VisualPromptOptions } from './service.js';
+import { weightRoutes } from './weights.js';
 
 export interface ServerOptions {
   apiKey?: string;
@@ -23,6 +24,8 @@ export interface ServerOptions {
   bodyLimit: number;
   /** One JSON log line per request on this stream; none for silence. */
   log?: NodeJS.WritableStream;
+  /** The checkpoint's folder, whose files /hub/<name>/resolve/… shares (for the page's in-browser mode); none: not shared. */
+  weightsDir?: string | null;
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -98,6 +101,7 @@ export async function createServer(service: Service, o: ServerOptions): Promise<
 
   openaiRoutes(app, service);
   ollamaRoutes(app, service);
+  weightRoutes(app, service.info.name, o.weightsDir ?? null);
   return app;
 }
 

@@ -1,14 +1,17 @@
 /**
- * The drawing page in a real headless browser (Debian's chromium through playwright-core): open an image, drag a
- * box, ask, read the streamed answer. The preview's pixels are the server's own rendering of the same prompt, and
- * the answer is the CLI's. Without chromium the test is skipped, unless VIPLLAVA_REQUIRE_BROWSER is set (CI).
+ * The drawing page in a real headless browser (Debian's chromium through playwright-core, WebGPU on its
+ * SwiftShader adapter): open an image, drag a box, ask, read the streamed answer. The preview's pixels are the
+ * server's own rendering of the same prompt, and the answer is the CLI's. Then the same with the model computed in
+ * the page (loaded from the server's /hub files, no completion asked of the server), over two conversations.
+ * Without chromium the test is skipped, unless VIPLLAVA_REQUIRE_BROWSER is set (CI).
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { PassThrough } from 'node:stream';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { loadImage } from '../../src/index.node.js';
+import { DEFAULT_MODEL, loadImage } from '../../src/index.node.js';
 import { ROOT } from '../helpers/fixtures.js';
 import { cliAnswer, serve, type Served } from '../helpers/serve.js';
 
@@ -27,9 +30,18 @@ describe('the drawing page', { skip: CHROMIUM ? false : 'chromium is not install
   let s: Served;
   let browser: Browser;
   let page: Page;
+  /** The server's request log: route and URL of every request. */
+  const requests: Array<{ route: string; url: string }> = [];
   before(async () => {
-    s = await serve({}, { apiKey: 'page-key' });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    const log = new PassThrough();
+    log.on('data', (line: Buffer) => {
+      for (const l of line.toString().split('\n').filter(Boolean)) {
+        const r = JSON.parse(l) as { msg?: string; route: string; url: string };
+        if (r.msg === 'request') requests.push(r);
+      }
+    });
+    s = await serve({}, { apiKey: 'page-key', weightsDir: DEFAULT_MODEL, log });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader'] });
     page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   });
   after(async () => {
@@ -89,5 +101,79 @@ describe('the drawing page', { skip: CHROMIUM ? false : 'chromium is not install
     await page.locator('#ask:not([disabled])').waitFor();
     assert.ok((await page.locator('.turn.assistant').nth(1).innerText()).length > 0);
     if (process.env.VIPLLAVA_SCREENSHOT) await page.screenshot({ path: process.env.VIPLLAVA_SCREENSHOT, fullPage: true });
+  });
+
+  test('the model computed in the page: the same answers, and the server computes none', async () => {
+    const p = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const errors: string[] = [];
+    p.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await p.goto(`${s.url}/?compute=browser`);
+      // without the key the server shares no files: the load fails plainly, and is tried again at the question
+      await p.locator('#error').filter({ hasText: 'could not be loaded into this browser' }).waitFor();
+      await p.fill('#key', 'page-key');
+      await p.setInputFiles('#file', SHAPES);
+      await p.locator('#preview').waitFor({ state: 'visible' });
+      const completions = () => requests.filter((r) => r.url.startsWith('/v1/chat') || r.url.startsWith('/api/')).length;
+      const before = completions();
+
+      await p.fill('#x1', String(BOX[0]));
+      await p.fill('#y1', String(BOX[1]));
+      await p.fill('#x2', String(BOX[2]));
+      await p.fill('#y2', String(BOX[3]));
+      await p.click('#add');
+      await p.click('#ask');
+      await p.locator('#ask:not([disabled])').waitFor({ timeout: 240_000 });
+      assert.equal(await p.locator('#error').innerText(), '');
+      assert.match(await p.locator('#status').innerText(), /runs in this browser, webgpu \(navigator\.gpu, /);
+      const first = cliAnswer(['--image', SHAPES, '--box', BOX.join(','), '--prompt', 'What colour is the shape within the red rectangle?']).answer;
+      assert.equal(await p.locator('.turn.assistant').last().innerText(), first);
+
+      // a follow-up turn: the server's answer to the same conversation
+      await p.fill('#question', 'What shape is within the red rectangle?');
+      await p.click('#ask');
+      await p.locator('.turn.assistant').nth(1).waitFor();
+      await p.locator('#ask:not([disabled])').waitFor({ timeout: 120_000 });
+      const followUp = await p.locator('.turn.assistant').nth(1).innerText();
+
+      // a new conversation with another shape and colour, typed in
+      await p.click('#reset');
+      await p.click('#clear');
+      await p.check('input[name=shape][value=arrow]');
+      await p.selectOption('#color', 'lime');
+      for (const [id, v] of Object.entries({ x1: 220, y1: 225, x2: 275, y2: 280 })) await p.fill(`#${id}`, String(v));
+      await p.click('#add');
+      await p.fill('#question', 'What shape is {prompt}?');
+      await p.click('#ask');
+      await p.locator('#ask:not([disabled])').waitFor({ timeout: 240_000 });
+      assert.equal(await p.locator('.turn.user').last().innerText(), 'What shape is pointed to by the lime arrow?');
+      const arrow = cliAnswer(['--image', SHAPES, '--box', '220,225,275,280', '--shape', 'arrow', '--color', 'lime', '--prompt', 'What shape is pointed to by the lime arrow?']).answer;
+      assert.equal(await p.locator('.turn.assistant').last().innerText(), arrow);
+      assert.equal(await p.locator('#error').innerText(), '');
+
+      assert.equal(completions(), before, 'the page asked the server for a completion');
+      assert.ok(requests.some((r) => r.url === '/hub/vip-llava-synthetic/resolve/main/model-00001-of-00003.safetensors'), 'the weights came from the server\'s /hub files');
+      assert.deepEqual(errors, []);
+
+      // the server, asked the same two-turn conversation, answers the follow-up the same way
+      const image = `data:image/png;base64,${readFileSync(SHAPES).toString('base64')}`;
+      const r = await fetch(`${s.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer page-key' },
+        body: JSON.stringify({
+          model: 'vip-llava-synthetic',
+          max_tokens: 128,
+          messages: [
+            { role: 'user', content: [{ type: 'image_url', image_url: { url: image }, visual_prompts: [{ shape: 'rectangle', box: BOX, color: 'red' }] }, { type: 'text', text: 'What colour is the shape within the red rectangle?' }] },
+            { role: 'assistant', content: first },
+            { role: 'user', content: 'What shape is within the red rectangle?' },
+          ],
+        }),
+      });
+      const body = (await r.json()) as { choices: Array<{ message: { content: string } }> };
+      assert.equal(followUp, body.choices[0].message.content);
+    } finally {
+      await p.close();
+    }
   });
 });

@@ -96,10 +96,9 @@ export class Recorder {
 
   /** A storage buffer of at least `bytes` (rounded up to a size class, so that freed ones are reused). */
   allocate(bytes: number): Storage {
-    const size = sizeClass(bytes);
-    if (size > this.device.limits.maxStorageBufferBindingSize) {
-      throw new VipLlavaError(`a tensor of ${bytes} bytes exceeds this GPU's largest storage binding (${this.device.limits.maxStorageBufferBindingSize} bytes)`);
-    }
+    const limit = Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
+    if (bytes > limit) throw new VipLlavaError(`a tensor of ${bytes} bytes exceeds this GPU's largest storage binding (${limit} bytes)`);
+    const size = Math.min(sizeClass(bytes), limit - (limit % 4)); // a size class never beyond the limit
     const buffer = this.free.get(size)?.pop() ?? this.device.createBuffer({ size, usage: STORAGE | COPY_SRC | COPY_DST });
     return new Storage(buffer, bytes);
   }

@@ -39,6 +39,28 @@ class GpuTensor extends DeviceTensor {
   }
 }
 
+/**
+ * A weight larger than the GPU's largest storage binding (the 7B's fp16 embedding and lm_head, 262 MB, against a
+ * browser's or llvmpipe's 128 MiB): its rows in several buffers, each a [rows, ...] tensor, in order. Only linear
+ * (as the weight) and embedding (as the table) read it; read() and release() take it whole.
+ */
+class SplitTensor extends DeviceTensor {
+  constructor(
+    readonly backend: WebGPUBackend,
+    readonly parts: readonly GpuTensor[],
+    readonly dims: readonly number[],
+    readonly dtype: WeightDtype,
+  ) {
+    super();
+  }
+
+  /** Each part with its first row. */
+  get spans(): Array<{ part: GpuTensor; first: number }> {
+    let first = 0;
+    return this.parts.map((part) => ({ part, first: (first += part.dims[0]) - part.dims[0] }));
+  }
+}
+
 /** A tensor of one of the float dtypes (not a quantised weight). */
 type FloatTensor = GpuTensor & { readonly dtype: GpuDtype };
 
@@ -55,6 +77,8 @@ class GpuPositionInputs extends PositionInputs {
 export interface WebGPUBackendOptions {
   /** What describe() says about the adapter (its backend and name). */
   adapterLabel?: string;
+  /** Bytes of one weight buffer, beyond which a weight is split by rows (default: the device's largest storage binding). */
+  maxWeightBuffer?: number;
 }
 
 export class WebGPUBackend implements Backend {
@@ -111,6 +135,9 @@ export class WebGPUBackend implements Backend {
 
   // -- tensors and memory ---------------------------------------------------------------------------------
   private t(x: DeviceTensor): GpuTensor {
+    if (x instanceof SplitTensor && x.backend === this) {
+      throw new VipLlavaError(`a weight [${x.dims.join(', ')}] split over ${x.parts.length} buffers (it exceeds this GPU's largest storage binding) goes only into linear, as the weight, and embedding`);
+    }
     if (!(x instanceof GpuTensor) || x.backend !== this) {
       throw new VipLlavaError(`a tensor of another backend instance ("${x.backend.name}") was passed to this "${this.name}" backend`);
     }
@@ -156,26 +183,48 @@ export class WebGPUBackend implements Backend {
       throw new VipLlavaError(`backend "${this.name}" cannot upload a ${t.dtype} tensor as a weight`);
     }
     const storage = format?.storage ?? t.dtype;
-    if (isQuantized(storage)) return this.persistent(() => this.uploadBlocks(t, storage));
+    if (isQuantized(storage) && t.dims.length < 2) throw new VipLlavaError(`backend "${this.name}" quantises matrices, not a tensor of dims [${t.dims.join(', ')}]`);
+    const n = t.dims[0] ?? 1;
+    const k = t.size / n;
+    const bytes = (rows: number) => (isQuantized(storage) ? quantLayout(storage, rows, k).bytes : storedBytes(storage, rows * k));
+    const limit = this.weightBufferBytes();
     return this.persistent(() => {
-      const out = this.make(t.dims, storage);
-      this.recorder.write(out.storage, storage === 'float32' ? t.toFloat32() : (t.toHalf(storage).data as Uint16Array));
-      return out;
+      if (t.dims.length < 2 || bytes(n) <= limit) return this.uploadRows(t, storage, 0, n);
+      // rows per buffer: the weight in as few buffers of equal rows as fit
+      let rows = Math.max(1, Math.floor(n / Math.ceil(bytes(n) / limit)));
+      while (rows > 1 && bytes(rows) > limit) rows--;
+      if (bytes(rows) > limit) throw new VipLlavaError(`a row of the weight [${t.dims.join(', ')}] exceeds this GPU's largest storage binding (${limit} bytes)`);
+      const parts: GpuTensor[] = [];
+      for (let first = 0; first < n; first += rows) parts.push(this.uploadRows(t, storage, first, Math.min(rows, n - first)));
+      return new SplitTensor(this, parts, [...t.dims], storage);
     });
   }
 
+  /** The most bytes one weight buffer holds: the option, else the device's largest storage binding and buffer. */
+  private weightBufferBytes(): number {
+    const l = this.device.limits;
+    return Math.min(this.options.maxWeightBuffer ?? Infinity, l.maxStorageBufferBindingSize, l.maxBufferSize);
+  }
+
   /**
-   * A linear weight [N, ...] quantised as the matrix [N, K] that linear multiplies by (K the product of the other
-   * dims, as the patch embedding's [hidden, 3, p, p] is), in blocks along K (quantized.ts has the layout).
+   * Rows [first, first + rows) of a weight as a tensor [rows, ...]: floats as stored, or a linear weight quantised
+   * as the matrix [rows, K] that linear multiplies by (K the product of the other dims, as the patch embedding's
+   * [hidden, 3, p, p] is), in blocks along K (quantized.ts has the layout).
    */
-  private uploadBlocks(t: Tensor, dtype: QuantDtype): GpuTensor {
-    if (t.dims.length < 2) throw new VipLlavaError(`backend "${this.name}" quantises matrices, not a tensor of dims [${t.dims.join(', ')}]`);
-    const n = t.dims[0];
+  private uploadRows(t: Tensor, storage: WeightDtype, first: number, rows: number): GpuTensor {
+    const n = t.dims[0] ?? 1;
     const k = t.size / n;
-    const bytes = packBlocks(quantize(t.toFloat32(), n, k, dtype));
-    const out = new GpuTensor(this, this.recorder.allocate(bytes.byteLength), [...t.dims], dtype);
-    this.adopt(out);
-    this.recorder.write(out.storage, bytes);
+    const dims = t.dims.length === 0 ? [] : [rows, ...t.dims.slice(1)];
+    const span = <T extends Float32Array | Uint16Array>(a: T) => (rows === n ? a : (a.subarray(first * k, (first + rows) * k) as T));
+    if (isQuantized(storage)) {
+      const blocks = packBlocks(quantize(span(t.toFloat32()), rows, k, storage));
+      const out = new GpuTensor(this, this.recorder.allocate(blocks.byteLength), dims, storage);
+      this.adopt(out);
+      this.recorder.write(out.storage, blocks);
+      return out;
+    }
+    const out = this.make(dims, storage);
+    this.recorder.write(out.storage, storage === 'float32' ? span(t.toFloat32()) : span(t.toHalf(storage).data as Uint16Array));
     return out;
   }
 
@@ -194,6 +243,12 @@ export class WebGPUBackend implements Backend {
   }
 
   async read(x: DeviceTensor): Promise<Float32Array> {
+    if (x instanceof SplitTensor && x.backend === this) {
+      const parts = await Promise.all(x.parts.map((p) => this.read(p)));
+      const out = new Float32Array(x.size);
+      parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+      return out;
+    }
     const t = this.t(x);
     if (isQuantized(t.dtype)) {
       const n = t.dims[0];
@@ -219,6 +274,7 @@ export class WebGPUBackend implements Backend {
   }
 
   release(x: DeviceTensor): void {
+    if (x instanceof SplitTensor && x.backend === this) return x.parts.forEach((p) => this.release(p));
     const t = this.t(x);
     this.freed.unregister(t);
     this.recorder.release(t.storage);
@@ -359,11 +415,22 @@ export class WebGPUBackend implements Backend {
   }
 
   embedding(table: DeviceTensor, ids: Int32Array): DeviceTensor {
-    const w = this.float(table, 'embedding');
-    const [vocab, h] = w.dims;
+    const [vocab, h] = table.dims;
     for (const id of ids) if (id < 0 || id >= vocab) throw new InputError(`token id ${id} is outside the vocabulary (size ${vocab})`);
     const out = this.make([ids.length, h]);
-    lay.embedding(this.recorder, out.buffer, this.weight(w), this.indices(ids).buffer, ids.length, h);
+    if (!(table instanceof SplitTensor)) {
+      lay.embedding(this.recorder, out.buffer, this.weight(table, 'embedding'), this.indices(ids).buffer, ids.length, h);
+      return out;
+    }
+    // each part gathers the ids in its rows into a scratch [count, h], scattered to their places in out
+    for (const { part, first } of table.spans) {
+      const at = [...ids.keys()].filter((i) => ids[i] >= first && ids[i] < first + part.dims[0]);
+      if (at.length === 0) continue;
+      const rows = this.recorder.allocate(4 * at.length * h);
+      lay.embedding(this.recorder, rows.buffer, this.weight(part, 'embedding'), this.indices(at.map((i) => ids[i] - first)).buffer, at.length, h);
+      lay.scatterRows(this.recorder, out.buffer, rows.buffer, this.indices(at).buffer, at.length, h);
+      this.recorder.release(rows);
+    }
     return out;
   }
 
@@ -390,9 +457,22 @@ export class WebGPUBackend implements Backend {
     if (x.dims[x.dims.length - 1] !== k) throw new VipLlavaError(`linear: input [${x.dims.join(', ')}] does not match weight [${w.dims.join(', ')}]`);
     const m = x.size / k;
     const out = this.make([...x.dims.slice(0, -1), n]);
-    const wt = this.t(w);
-    linear(this.recorder, out.buffer, this.f32(x).buffer, { buffer: wt.buffer, dtype: wt.dtype }, bias ? this.weight(bias, 'linear bias') : null, m, n, k);
-    return out;
+    const b = bias ? this.weight(bias, 'linear bias') : null;
+    if (!(w instanceof SplitTensor)) {
+      const wt = this.t(w);
+      linear(this.recorder, out.buffer, this.f32(x).buffer, { buffer: wt.buffer, dtype: wt.dtype }, b, m, n, k);
+      return out;
+    }
+    // each part's features into a scratch [m, rows], copied to their columns of out; the bias added after
+    const input = this.f32(x).buffer;
+    for (const { part, first } of w.spans) {
+      const rows = part.dims[0];
+      const y = this.recorder.allocate(4 * m * rows);
+      linear(this.recorder, y.buffer, input, { buffer: part.buffer, dtype: part.dtype }, null, m, rows, k);
+      lay.copyRuns(this.recorder, out.buffer, y.buffer, { outer: m, run: rows, src: { offset: 0, stride: rows }, dst: { offset: first, stride: n } });
+      this.recorder.release(y);
+    }
+    return bias ? this.add(out, bias) : out;
   }
 
   add(a: DeviceTensor, b: DeviceTensor): DeviceTensor {
