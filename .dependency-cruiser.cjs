@@ -1,8 +1,8 @@
 // Architecture rules for src/ (docs/architecture.md, "Rules"). Checked by `npm run lint:deps`
 // and by tests/architecture/rules.test.ts. Paths are relative to the directory depcruise runs in.
 
-/** Files that may use Node: the CLI, the evaluation harness, the hub client, the server and any *.node.ts file. */
-const NODE_ONLY = ['^src/(cli|evaluation|hub|server)/', '\\.node\\.ts$'];
+/** Files that may use Node: the CLI, the dataset runs, the evaluation harness, the hub client, the server and any *.node.ts file. */
+const NODE_ONLY = ['^src/(batch|cli|evaluation|hub|server)/', '\\.node\\.ts$'];
 
 /** A rule: files under `room` may import only `allowed` (patterns), plus whatever `to` lets through. */
 function importsOnly(name, comment, room, allowed, to = {}) {
@@ -79,9 +79,9 @@ module.exports = {
     },
     importsOnly(
       'cli-public-api-only',
-      'src/cli/ uses the library through its public Node entry point: it may import only src/cli/, src/evaluation/ and src/server/ (both themselves on the public API), src/index.node.ts, npm packages and Node built-ins.',
+      'src/cli/ uses the library through its public Node entry point: it may import only src/cli/, src/batch/, src/evaluation/ and src/server/ (themselves on the public API), src/index.node.ts, npm packages and Node built-ins.',
       '^src/cli/',
-      ['^src/cli/', '^src/evaluation/', '^src/server/', '^src/index\\.node\\.ts$', '(^|/)node_modules/'],
+      ['^src/cli/', '^src/batch/', '^src/evaluation/', '^src/server/', '^src/index\\.node\\.ts$', '(^|/)node_modules/'],
       { dependencyTypesNot: ['core'] },
     ),
     importsOnly(
@@ -99,9 +99,16 @@ module.exports = {
     ),
     importsOnly(
       'evaluation-public-api-only',
-      'src/evaluation/ uses the library through its public Node entry point: it may import only src/evaluation/, src/index.node.ts and Node built-ins.',
+      'src/evaluation/ uses the library through its public Node entry point: it may import only src/evaluation/, src/batch/ (the dataset runs it is one use of), src/index.node.ts and Node built-ins.',
       '^src/evaluation/',
-      ['^src/evaluation/', '^src/index\\.node\\.ts$'],
+      ['^src/evaluation/', '^src/batch/', '^src/index\\.node\\.ts$'],
+      { dependencyTypesNot: ['core'] },
+    ),
+    importsOnly(
+      'batch-public-api-only',
+      'src/batch/ (dataset runs: items, the resumable runner, the BullMQ queue) uses the library through its public Node entry point: it may import only src/batch/, src/index.node.ts, npm packages and Node built-ins.',
+      '^src/batch/',
+      ['^src/batch/', '^src/index\\.node\\.ts$', '(^|/)node_modules/'],
       { dependencyTypesNot: ['core'] },
     ),
   ],

@@ -6,6 +6,7 @@ export interface EvalArgs {
   model: string;
   data: string;
   limit?: number;
+  batchSize?: number;
   json: boolean;
   hub: ResolveOptions;
 }
@@ -24,6 +25,7 @@ export async function evalCommand(a: EvalArgs, out: NodeJS.WritableStream = proc
   const started = Date.now();
   const results = await evaluateHeldout(model, processor, a.data, {
     limit: a.limit,
+    batchSize: a.batchSize,
     onItem: (r) => {
       const mark = r.correct ? 'right' : `wrong (expected "${r.item.answer}")`;
       const differs = r.reference !== undefined && r.reference !== r.answer ? `, transformers said "${r.reference}"` : '';

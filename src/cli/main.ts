@@ -11,14 +11,19 @@ import { evalCommand } from './eval_cmd.js';
 import { VISUAL_PROMPT_FLAGS, VISUAL_PROMPT_HELP } from './visual_prompt_flags.js';
 import { progressBar } from './progress_bar.js';
 import { SERVE_FLAGS, SERVE_HELP, serveCommand } from './serve_cmd.js';
+import { BATCH_FLAGS, BATCH_HELP, batchCommand, workerCommand } from './batch_cmd.js';
+import { VIPBENCH_FLAGS, VIPBENCH_HELP, vipbenchCommand } from './vipbench_cmd.js';
 
 const USAGE = `usage:
   vipllava generate [--model <dir|hub-id>] [--image <file> ...] --prompt "<question>" [options]
   vipllava chat [--model <dir|hub-id>] [--image <file> ...] [options]
   vipllava draw --image <file> --box x1,y1,x2,y2 [--shape arrow] [--color red] -o <out.png>
   vipllava info [--model <dir|hub-id>]
-  vipllava eval [--model <dir|hub-id>] [--limit N] [--data <dir>] [--json]
+  vipllava eval [--model <dir|hub-id>] [--limit N] [--data <dir>] [--batch-size N] [--json]
   vipllava serve [--model <dir|hub-id>] [--host 127.0.0.1] [--port 8080] [serve options]
+  vipllava batch --data <dataset> --out answers.jsonl [--batch-size N] [--queue redis://…] [options]
+  vipllava worker --queue redis://host:port [--batch-size N] [--model <dir|hub-id>]
+  vipllava vipbench --data <ViP-Bench dir> --split bbox|human --out answers.json [--judge URL --judge-model M]
   vipllava download <hub-id>
 
 --model defaults to the small model shipped with the package (models/vip-llava-synthetic), trained on a
@@ -36,6 +41,8 @@ generate and chat options:
 ${GENERATION_HELP}
 ${VISUAL_PROMPT_HELP}
 ${SERVE_HELP}
+${BATCH_HELP}
+${VIPBENCH_HELP}
 engine options (generate, chat, eval, serve):
   --dtype auto|float32|float16|bfloat16|q8_0|q4_0
                             weights at run time: auto keeps the checkpoint's (fp32 compute); bfloat16 computes
@@ -86,6 +93,8 @@ function parse(argv: string[]) {
         ...GENERATION_FLAGS,
         ...VISUAL_PROMPT_FLAGS,
         ...SERVE_FLAGS,
+        ...BATCH_FLAGS,
+        ...VIPBENCH_FLAGS,
       },
     });
   } catch (e) {
@@ -140,13 +149,21 @@ async function main(argv: string[]): Promise<void> {
     case 'eval': {
       const limit = values.limit === undefined ? undefined : Number(values.limit);
       if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1)) throw new UsageError(`--limit must be a positive integer, got "${values.limit}"`);
-      return evalCommand({ model: model(), data: values.data ?? SYNTHETIC_DATA, limit, json: values.json, hub });
+      const batchSize = values['batch-size'] === undefined ? undefined : Number(values['batch-size']);
+      if (batchSize !== undefined && !(Number.isInteger(batchSize) && batchSize >= 1)) throw new UsageError(`--batch-size must be a positive integer, got "${values['batch-size']}"`);
+      return evalCommand({ model: model(), data: values.data ?? SYNTHETIC_DATA, limit, batchSize, json: values.json, hub });
     }
     case 'info':
       console.log(await infoCommand(model(), hub));
       return;
     case 'serve':
       return serveCommand(model(), hub, values);
+    case 'batch':
+      return batchCommand(model(), hub, values);
+    case 'worker':
+      return workerCommand(model(), hub, values);
+    case 'vipbench':
+      return vipbenchCommand(model(), hub, values);
     case 'download': {
       const id = rest[0] ?? values.model;
       if (!id) throw new UsageError('download needs a hub id, e.g. vipllava download llava-hf/vip-llava-7b-hf');

@@ -6,6 +6,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ItemAnswerer } from '../batch/answer.js';
+import { readDataset } from '../batch/datasets.js';
+import { runItems } from '../batch/run.js';
 import { drawPlan, InputError, loadImage, type Plan, type RgbImage, type VipLlavaForConditionalGeneration, type VipLlavaProcessor } from '../index.node.js';
 
 export interface HeldoutItem {
@@ -74,23 +77,30 @@ export interface ItemResult {
   reference?: string;
 }
 
-/** Answers items [0, limit) in order, reporting each as it finishes. */
+/**
+ * Answers items [0, limit) through the batch machinery (src/batch: the split as items, `batchSize` decoded
+ * together, each the answer it gets alone), reporting each in order as it finishes.
+ */
 export async function evaluateHeldout(
   model: VipLlavaForConditionalGeneration,
   processor: VipLlavaProcessor,
   dataDir: string,
-  { limit, onItem }: { limit?: number; onItem?: (r: ItemResult) => void } = {},
+  { limit, batchSize = 1, onItem }: { limit?: number; batchSize?: number; onItem?: (r: ItemResult) => void } = {},
 ): Promise<ItemResult[]> {
   const { items, reference } = loadHeldout(dataDir);
   const n = Math.min(limit ?? items.length, items.length);
+  const batchItems = readDataset(dataDir, { format: 'heldout' }).slice(0, n);
   const results: ItemResult[] = [];
-  for (let i = 0; i < n; i++) {
-    const item = items[i];
-    const text = await answer(model, processor, await promptedScene(dataDir, item), item.question);
-    const r: ItemResult = { index: i, item, answer: text, correct: text === item.answer, reference: reference?.answers[i] };
+  const answerer = new ItemAnswerer(model, processor, { batchSize });
+  const settings = { generation: { maxNewTokens: MAX_ANSWER_TOKENS, doSample: false, numBeams: 1 } };
+  await runItems(batchItems, answerer, settings, (out) => {
+    if ('error' in out) throw new InputError(`held-out item ${out.id}: ${out.error}`);
+    const index = results.length;
+    const item = items[index];
+    const r: ItemResult = { index, item, answer: out.answer, correct: out.answer === item.answer, reference: reference?.answers[index] };
     results.push(r);
     onItem?.(r);
-  }
+  });
   return results;
 }
 

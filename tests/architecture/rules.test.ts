@@ -47,11 +47,13 @@ const PROBE: Record<string, string[]> = {
   'src/cli/bad.ts': ['../index.node.js', 'node:path', '../backend/backend.js'], // cli-public-api-only
   'src/evaluation/bad.ts': ['../index.node.js', 'node:os', '../errors.js'], // evaluation-public-api-only
   'src/server/bad.ts': ['../index.node.js', 'node:http', '../errors.js'], // server-public-api-only
+  'src/batch/bad.ts': ['../index.node.js', 'node:fs', '../errors.js'], // batch-public-api-only
   'src/cli/serve.ts': ['../server/bad.js'], // allowed: the CLI starts the server
   'src/page/bad.ts': ['../index.js', '../errors.js'], // page-public-api-only
 };
 
 const EXPECTED = [
+  'batch-public-api-only: src/batch/bad.ts → src/errors.ts',
   'cli-public-api-only: src/cli/bad.ts → src/backend/backend.ts',
   'config-is-plain-data: src/config/bad.ts → src/backend/backend.ts',
   'core-no-node: src/io/bad.ts → src/io/file_source.node.ts',
