@@ -147,18 +147,24 @@ export async function work(answerer: ItemAnswerer, o: WorkOptions): Promise<void
   await worker.waitUntilReady();
   log(`worker ${name}: taking jobs from ${queueName} (${answerer.options.batchSize} at a time)`);
   await new Promise<void>((resolve) => {
-    const stop = () => void worker.close().then(() => results.quit()).then(() => resolve());
+    let stopping = false;
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      void worker.close().then(() => results.quit()).then(() => resolve());
+    };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     if (o.untilEmpty) {
-      worker.on('drained', () => {
-        void (async () => {
-          const queue = new Queue(queueName, { connection: connection(o.url), prefix: PREFIX });
-          const counts = await queue.getJobCounts('active', 'waiting', 'delayed', 'prioritized');
-          await queue.close();
-          if (Object.values(counts).every((n) => n === 0)) stop();
-        })();
-      });
+      // the queue is drained when nothing waits; it is empty once the last jobs in hand end too
+      const queue = new Queue(queueName, { connection: connection(o.url), prefix: PREFIX });
+      const check = () =>
+        void queue.getJobCounts('active', 'waiting', 'delayed', 'prioritized').then((counts) => {
+          if (!stopping && Object.values(counts).every((n) => n === 0)) void queue.close().then(stop);
+        });
+      worker.on('drained', check);
+      worker.on('completed', check);
+      worker.on('failed', check);
     }
   });
 }

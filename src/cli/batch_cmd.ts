@@ -86,8 +86,9 @@ export async function batchCommand(model: string, hub: FromPretrainedOptions, va
     if (values.queue !== undefined) {
       const queue = openQueue({ url: values.queue as string, name: values['queue-name'] as string | undefined });
       try {
-        const added = await enqueue(queue, items, s, integer(values, 'attempts', 3));
-        process.stderr.write(`vipllava: ${added} of ${items.length} items enqueued on ${queue.name} (the rest were there); waiting for workers\n`);
+        const missing = items.filter((it) => !file.done.has(it.id));
+        const added = await enqueue(queue, missing, s, integer(values, 'attempts', 3));
+        process.stderr.write(`vipllava: ${added} of ${missing.length} items enqueued on ${queue.name} (the rest were queued already; ${skipped} in ${out}); waiting for workers\n`);
         await collect(queue, items, file, progress);
       } finally {
         await queue.close();

@@ -139,7 +139,7 @@ export class ContinuousBatcher {
       mask: Array.from(p.promptMask),
       nextPosition: 0,
       token: -1,
-      started: Date.now(),
+      started: performance.now(),
       cache: null as unknown as KVCache,
       cacheRow: 0,
       images: [],
@@ -315,7 +315,7 @@ export class ContinuousBatcher {
       return false;
     }
     for (const proc of s.processors) proc([r.sequence], scores, r.p.vocab);
-    const timeUp = s.maxTime !== null && (Date.now() - r.started) / 1000 > s.maxTime;
+    const timeUp = s.maxTime !== null && (performance.now() - r.started) / 1000 > s.maxTime;
     const event = pickToken(s, r.o, scores, r.sequence, { rng: r.rng, detok: r.detok, stops: r.stops, timeUp, last: length + 1 >= s.maxLength });
     r.token = event.token;
     if (event.finishReason) this.remember(r);

@@ -48,7 +48,7 @@ export async function* decodeTokens(model: GenerativeModel, o: GenerateOptions, 
   const detok = o.tokenizer ? Array.from({ length: rows }, () => new IncrementalDetokenizer(o.tokenizer!)) : null;
   const sequences = Array.from(source, (b) => Array.from(p.prompt.subarray(b * p.promptLength, (b + 1) * p.promptLength)));
   const unfinished = new Array<boolean>(rows).fill(true);
-  const started = Date.now();
+  const started = performance.now(); // sub-millisecond: a tiny model finishes a step within one
   const V = p.vocab;
 
   const abortEvents = (): TokenEvent[] =>
@@ -62,7 +62,7 @@ export async function* decodeTokens(model: GenerativeModel, o: GenerateOptions, 
   for (let length = p.promptLength; length < s.maxLength; length++) {
     const scores = logits; // processors work in place on this step's logits
     for (const proc of s.processors) proc(sequences, scores, V);
-    const timeUp = s.maxTime !== null && (Date.now() - started) / 1000 > s.maxTime;
+    const timeUp = s.maxTime !== null && (performance.now() - started) / 1000 > s.maxTime;
     const next = new Int32Array(rows);
     const events: TokenEvent[] = [];
     for (let r = 0; r < rows; r++) {

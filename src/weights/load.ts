@@ -29,26 +29,27 @@ export interface LoadWeightsOptions {
 
 /** The weight files of a checkpoint: the shards its index names, or model.safetensors. */
 export async function weightFiles(checkpoint: CheckpointFiles): Promise<ByteSource[]> {
-  const index = await checkpoint.optionalFile('model.safetensors.index.json');
-  if (index) {
-    const json = await readJson(index);
-    const map = json.weight_map;
-    if (typeof map !== 'object' || map === null || Array.isArray(map)) {
-      throw new WeightsError(`${index.name}: has no "weight_map" object`);
+  // safetensors first, as transformers prefers them; else PyTorch .bin shards (read without running their pickles)
+  for (const [indexName, singleName] of [['model.safetensors.index.json', 'model.safetensors'], ['pytorch_model.bin.index.json', 'pytorch_model.bin']]) {
+    const index = await checkpoint.optionalFile(indexName);
+    if (index) {
+      const json = await readJson(index);
+      const map = json.weight_map;
+      if (typeof map !== 'object' || map === null || Array.isArray(map)) {
+        throw new WeightsError(`${index.name}: has no "weight_map" object`);
+      }
+      const shards = [...new Set(Object.values(map as Record<string, unknown>))];
+      if (!shards.every((s): s is string => typeof s === 'string' && !s.includes('..'))) {
+        throw new WeightsError(`${index.name}: weight_map holds an invalid shard name`);
+      }
+      const files: ByteSource[] = [];
+      for (const shard of shards) files.push(await checkpoint.file(shard));
+      return files;
     }
-    const shards = [...new Set(Object.values(map as Record<string, unknown>))];
-    if (!shards.every((s): s is string => typeof s === 'string' && !s.includes('..'))) {
-      throw new WeightsError(`${index.name}: weight_map holds an invalid shard name`);
-    }
-    const files: ByteSource[] = [];
-    for (const shard of shards) files.push(await checkpoint.file(shard));
-    return files;
+    const single = await checkpoint.optionalFile(singleName);
+    if (single) return [single];
   }
-  const single = await checkpoint.optionalFile('model.safetensors');
-  if (single) return [single];
-  const bin = (await checkpoint.optionalFile('pytorch_model.bin.index.json')) ?? (await checkpoint.optionalFile('pytorch_model.bin'));
-  if (bin) throw new WeightsError(`${checkpoint.description} has only PyTorch .bin weights; convert them to safetensors`);
-  throw new WeightsError(`${checkpoint.description} has no model.safetensors or model.safetensors.index.json`);
+  throw new WeightsError(`${checkpoint.description} has no model.safetensors, model.safetensors.index.json, pytorch_model.bin or pytorch_model.bin.index.json`);
 }
 
 /** One checkpoint tensor matched to its parameter, with the format it loads in. */

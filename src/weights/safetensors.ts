@@ -1,5 +1,5 @@
 /**
- * A safetensors reader: an 8-byte little-endian header length, a JSON header
+ * A safetensors reader (and, through torch_bin.ts, PyTorch .bin files as the same entries): an 8-byte little-endian header length, a JSON header
  * {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}, then the tensor bytes, with
  * offsets relative to the end of the header. Every problem is reported with the file and tensor at fault.
  */
@@ -7,6 +7,7 @@ import { WeightsError } from '../errors.js';
 import type { ByteSource } from '../io/byte_source.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { FloatDtype } from '../vocabulary.js';
+import { isZip, torchBinEntries } from './torch_bin.js';
 
 /** Element sizes of every dtype the format defines. Only F32, F16 and BF16 can be read as weights. */
 const DTYPE_BYTES: Record<string, number> = {
@@ -33,9 +34,14 @@ export class SafetensorsFile {
     readonly metadata: Record<string, string>,
   ) {}
 
-  /** Reads the header of a safetensors file; the tensors are read on demand. */
+  /**
+   * Reads the header of a safetensors file, or the state dict of a PyTorch .bin (torch.save's zip, read by the
+   * restricted unpickler in torch_bin.ts); the tensors are read on demand either way.
+   */
   static async open(source: ByteSource): Promise<SafetensorsFile> {
     try {
+      if ((await source.size()) >= 4 && isZip(await source.read(0, 4))) return new SafetensorsFile(source, await torchBinEntries(source), { format: 'pt' });
+      if (/\.bin$/.test(source.name)) throw new WeightsError(`${source.name}: not a torch.save zip archive (files saved by PyTorch before 1.6 are not read; load and save it again with a current torch)`);
       const { entries, metadata } = await readHeader(source);
       return new SafetensorsFile(source, entries, metadata);
     } catch (e) {

@@ -85,6 +85,11 @@ describe('dataset runs on Redis (BullMQ)', { skip: REDIS ? false : 'redis-server
     assert.ok(!a.log.some((l) => l.includes(`finished ${killedJob}`)), 'the killed worker had not finished its job');
     assert.ok(b.log.some((l) => l.includes(`finished ${killedJob}`)), `the other worker finished ${killedJob}:\n${b.log.join('\n')}`);
     assert.match(collectorLog, /40 of 40 items enqueued/);
+    // collecting again: nothing is missing, nothing is enqueued
+    const again = spawnSync(process.execPath, [CLI, 'batch', '--queue', redis.url, '--queue-name', 'kill-test', '--data', data, '--out', out], { encoding: 'utf8', env });
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stderr, /0 of 0 items enqueued .*40 in /);
+    assert.equal(lines(out).length, 40);
   });
 
   test('enqueueing again adds nothing; a result that arrives twice is written once', async () => {

@@ -6,7 +6,7 @@
  * the verdicts, which a toy model gives. A re-run asks the judge nothing.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -87,6 +87,17 @@ describe('vipllava vipbench', () => {
     assert.equal(again.status, 0, again.stderr);
     assert.equal(again.stdout, r.stdout);
     assert.equal(requests.filter((q) => q.url === '/v1/chat/completions').length, judged, 'the re-run asked the judge again');
+  });
+
+  test('the bbox layout answered without a judge: the answers file alone', () => {
+    const out = join(dir, 'bbox.json');
+    const r = spawnSync(process.execPath, [CLI, 'vipbench', '--data', dir, '--split', 'bbox', '--out', out], { encoding: 'utf8', env });
+    assert.equal(r.status, 0, r.stderr);
+    const questions = readFileSync(join(dir, 'bbox', 'questions.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { question_id: number }).question_id);
+    const answers = JSON.parse(readFileSync(out, 'utf8')) as Record<string, string>;
+    assert.deepEqual(Object.keys(answers), questions.map((q) => `v1_${q}`));
+    assert.ok(Object.values(answers).every((a) => a.length > 0));
+    assert.equal(r.stdout, '');
   });
 
   test('the judge prompt, the score parser and the aggregation follow the original evaluator', () => {

@@ -163,12 +163,12 @@ describe('checkpoint loading', () => {
       await assert.rejects(VipLlavaForConditionalGeneration.fromPretrained(dir), /model-00002-of-00002\.safetensors: tensor ".*" ends at byte \d+ but the data section is only \d+ bytes/);
     });
 
-    test('no weights at all, or only PyTorch .bin weights', async () => {
+    test('no weights at all, or a .bin that is not a torch.save zip', async () => {
       const dir = tempDir('noweights');
       copyFileSync(join(TINY_LLAMA, 'config.json'), join(dir, 'config.json'));
-      await assert.rejects(VipLlavaForConditionalGeneration.fromPretrained(dir), /has no model\.safetensors or model\.safetensors\.index\.json/);
+      await assert.rejects(VipLlavaForConditionalGeneration.fromPretrained(dir), /has no model\.safetensors, model\.safetensors\.index\.json, pytorch_model\.bin or pytorch_model\.bin\.index\.json/);
       writeFileSync(join(dir, 'pytorch_model.bin'), 'x');
-      await assert.rejects(VipLlavaForConditionalGeneration.fromPretrained(dir), /has only PyTorch \.bin weights; convert them to safetensors/);
+      await assert.rejects(VipLlavaForConditionalGeneration.fromPretrained(dir), /pytorch_model\.bin: not a torch\.save zip archive \(files saved by PyTorch before 1\.6/);
     });
 
     test('a missing config.json and a missing folder', async () => {
