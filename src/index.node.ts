@@ -8,4 +8,5 @@ import './runtime.node.js';
 export * from './index.js';
 export { encodePng, saveImage } from './processor/sharp_codec.node.js';
 export { FileSource } from './io/file_source.node.js';
+export { convertCheckpoint, type ConvertOptions, type ConvertResult } from './weights/convert.node.js';
 export { DEFAULT_MODEL, PAGE_DIR, SYNTHETIC_DATA, packageVersion } from './package_paths.node.js';

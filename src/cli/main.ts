@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** The vipllava command: argument parsing and dispatch; each command uses the public API only. */
 import { parseArgs } from 'node:util';
-import { checkLoadOptions, DEFAULT_MODEL, packageVersion, SYNTHETIC_DATA, VipLlavaForConditionalGeneration, VipLlavaProcessor, type FromPretrainedOptions } from '../index.node.js';
+import { checkLoadOptions, convertCheckpoint, DEFAULT_MODEL, packageVersion, SYNTHETIC_DATA, VipLlavaForConditionalGeneration, VipLlavaProcessor, type FromPretrainedOptions } from '../index.node.js';
 import { chatCommand } from './chat_cmd.js';
 import { generateCommand, parseAspect } from './generate_cmd.js';
 import { asUsageError, flagOf, GENERATION_FLAGS, GENERATION_HELP, Interrupted, UsageError } from './generation_flags.js';
@@ -25,6 +25,9 @@ const USAGE = `usage:
   vipllava worker --queue redis://host:port [--batch-size N] [--model <dir|hub-id>]
   vipllava vipbench --data <ViP-Bench dir> --split bbox|human --out answers.json [--judge URL --judge-model M]
   vipllava download <hub-id>
+  vipllava convert --model <dir|hub-id> --out <dir> [--max-shard-gb 5]
+                            any checkpoint this reads (safetensors in any key layout, PyTorch .bin) written in the
+                            hub's safetensors layout
 
 --model defaults to the small model shipped with the package (models/vip-llava-synthetic), trained on a
 synthetic world of coloured shapes; it knows nothing else. eval answers the held-out questions of that
@@ -89,6 +92,7 @@ function parse(argv: string[]) {
         'quantize-vision': { type: 'boolean', default: false },
         'kv-cache': { type: 'string' },
         data: { type: 'string' },
+        'max-shard-gb': { type: 'string' },
         version: { type: 'boolean', default: false },
         ...GENERATION_FLAGS,
         ...VISUAL_PROMPT_FLAGS,
@@ -164,6 +168,14 @@ async function main(argv: string[]): Promise<void> {
       return workerCommand(model(), hub, values);
     case 'vipbench':
       return vipbenchCommand(model(), hub, values);
+    case 'convert': {
+      if (!values.model || !values.out) throw new UsageError('convert needs --model <dir|hub-id> and --out <dir>');
+      const gb = values['max-shard-gb'] === undefined ? 5 : Number(values['max-shard-gb']);
+      if (!(gb > 0)) throw new UsageError(`--max-shard-gb must be a positive number, got "${values['max-shard-gb']}"`);
+      const r = await convertCheckpoint(values.model, values.out, { ...hub, maxShardBytes: gb * 1e9 });
+      console.log(`${r.tensors} tensors, ${(r.bytes / 1e6).toFixed(1)} MB in ${r.shards.length} shard${r.shards.length > 1 ? 's' : ''} at ${values.out}`);
+      return;
+    }
     case 'download': {
       const id = rest[0] ?? values.model;
       if (!id) throw new UsageError('download needs a hub id, e.g. vipllava download llava-hf/vip-llava-7b-hf');

@@ -32,3 +32,17 @@ export function canonicalKey(key: string): string | null {
   }
   return key;
 }
+
+/** Canonical names back to the hub's own layout (llava-hf/vip-llava-*-hf), which every transformers version loads. */
+const HUB_LAYOUT: ReadonlyArray<readonly [RegExp, string]> = [
+  [/^lm_head\./, 'language_model.lm_head.'],
+  [/^model\.language_model\./, 'language_model.model.'],
+  [/^model\.vision_tower\./, 'vision_tower.vision_model.'],
+  [/^model\.multi_modal_projector\./, 'multi_modal_projector.'],
+];
+
+/** The hub-layout key of a canonical name (`vipllava convert` writes these). */
+export function hubKey(canonical: string): string {
+  for (const [pattern, replacement] of HUB_LAYOUT) if (pattern.test(canonical)) return canonical.replace(pattern, replacement);
+  return canonical;
+}

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { VipLlavaForConditionalGeneration } from '../../src/index.node.js';
+import { convertCheckpoint, VipLlavaForConditionalGeneration } from '../../src/index.node.js';
 import { FileSource } from '../../src/io/file_source.node.js';
 import { SafetensorsFile } from '../../src/weights/safetensors.js';
 import { halfToFloat32, bfloat16ToFloat32 } from '../../src/tensor/float16.js';
@@ -61,6 +61,21 @@ describe('PyTorch .bin checkpoints', () => {
     copyFileSync(join(FIXTURES, 'malicious.bin'), join(dir, 'pytorch_model.bin'));
     await assert.rejects(VipLlavaForConditionalGeneration.fromPretrained(dir), /pytorch_model\.bin: the pickle names posix\.system, which a tensor state dict never needs; refusing to load it/);
     assert.equal(existsSync('/tmp/vipllava-pwned'), false);
+  });
+
+  test('convert writes the hub layout as safetensors, which loads to the same weights; converting again changes no byte', async () => {
+    const once = tempDir('converted');
+    const twice = tempDir('converted-again');
+    const r = await convertCheckpoint(binCheckpoint(), once, { maxShardBytes: 5e6 });
+    assert.deepEqual(r.shards, ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors']);
+    const index = JSON.parse(readFileSync(join(once, 'model.safetensors.index.json'), 'utf8')) as { weight_map: Record<string, string> };
+    const keys = Object.keys(index.weight_map);
+    assert.ok(keys.every((k) => /^(language_model\.(model|lm_head)|vision_tower\.vision_model|multi_modal_projector)\./.test(k)), keys.find((k) => !/^(language_model|vision_tower|multi_modal_projector)/.test(k)));
+    await convertCheckpoint(once, twice, { maxShardBytes: 5e6 });
+    for (const f of readdirSync(once)) assert.ok(readFileSync(join(once, f)).equals(readFileSync(join(twice, f))), f);
+    const a = await VipLlavaForConditionalGeneration.fromPretrained(once, { engine: 'reference' });
+    const b = await VipLlavaForConditionalGeneration.fromPretrained(TINY_LLAMA, { engine: 'reference' });
+    for (const [name, p] of a.parameters()) assert.deepEqual(await a.backend.read(p.value!), await b.backend.read(b.parameters().get(name)!.value!), name);
   });
 
   test('damaged archives are refused with the file named', async () => {
