@@ -179,7 +179,10 @@ export class HttpSource implements ByteSource {
   private async fetch(init: { method?: string; headers?: Record<string, string> }): Promise<Response> {
     let res: Response;
     try {
-      res = await fetch(this.url, { method: init.method ?? 'GET', headers: { ...this.headers, ...init.headers } });
+      // past the HTTP cache: a browser's partial entries for other ranges of the file, revalidated, can come back
+      // in place of the range asked for; ranges are kept in the Cache API instead
+      const request: RequestInit & { cache: 'no-store' } = { method: init.method ?? 'GET', headers: { ...this.headers, ...init.headers }, cache: 'no-store' };
+      res = await fetch(this.url, request);
     } catch (e) {
       throw new WeightsError(`cannot reach ${this.name}: ${(e as Error).message}`);
     }

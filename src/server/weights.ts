@@ -52,7 +52,8 @@ export function weightRoutes(app: FastifyInstance, name: string, dir: string | n
       throw new ApiError(404, SERVED.test(file) ? `${file} is not in the checkpoint of "${name}"` : `"${file}" is not a checkpoint file this server shares`, null, 'not_found');
     }
     void reply.header('etag', `"${etag}"`).header('cache-control', 'no-cache');
-    if (req.headers['if-none-match']?.split(/,\s*/).includes(`"${etag}"`)) return reply.status(304).send();
+    // a range is always sent: a 304 to one range would let a client's cache answer with another it holds
+    if (!req.headers.range && req.headers['if-none-match']?.split(/,\s*/).includes(`"${etag}"`)) return reply.status(304).send();
     const r = await send(req.raw, encodeURIComponent(file), { root: dir, dotfiles: 'deny', index: false, cacheControl: false, etag: false, lastModified: false });
     if (r.type === 'error') {
       const status = (r.metadata.error as { status?: number }).status ?? 500;
