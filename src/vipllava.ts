@@ -10,7 +10,8 @@ import { DEFAULT_GENERATION_CONFIG, parseGenerationConfig, type GenerationConfig
 import { VipLlavaConfig } from './config/vipllava_config.js';
 import { decodeTokens, generate, type TokenEvent } from './generation/generate.js';
 import type { GenerateOptions } from './generation/options.js';
-import { openCheckpoint, readJson, type CheckpointFiles, type ResolveOptions } from './io/checkpoint.js';
+import { openCheckpoint, readJson, type CheckpointFiles } from './io/checkpoint.js';
+import { readModelConfig, type TowerOptions } from './io/model_config.js';
 import { VipLlavaNetwork } from './models/vipllava.js';
 import type { Tensor } from './tensor/tensor.js';
 import { KV_DTYPES, WEIGHT_DTYPES, type KVDtype, type WeightDtype } from './vocabulary.js';
@@ -18,7 +19,7 @@ import { repacks } from './weights/formats.js';
 import { loadWeights, weightFiles } from './weights/load.js';
 import type { PackedCache } from './weights/packed_cache.js';
 
-export interface FromPretrainedOptions extends ResolveOptions, BackendOptions {
+export interface FromPretrainedOptions extends TowerOptions, BackendOptions {
   /**
    * Weights at run time: "auto" keeps the checkpoint's dtype with float32 compute; "float32" / "float16"
    * convert storage; "bfloat16" computes linear layers in bf16; "q8_0" / "q4_0" quantise the language model's
@@ -56,10 +57,12 @@ export function setDefaultPackedCache(cache: PackedCache | null): void {
   defaultPackedCache = cache;
 }
 
-/** A checkpoint's config.json from a folder, the Hugging Face cache, the hub, or given files. */
-export async function loadConfig(source: string | CheckpointFiles, options: ResolveOptions = {}): Promise<VipLlavaConfig> {
-  const file = await openCheckpoint(source, options).file('config.json');
-  return VipLlavaConfig.fromDict(await readJson(file), file.name);
+/**
+ * A checkpoint's config from a folder, the Hugging Face cache, the hub, or given files: its config.json, or for
+ * the original LLaVA format the VipLlava config its config.json and its vision tower's config mean.
+ */
+export async function loadConfig(source: string | CheckpointFiles, options: TowerOptions = {}): Promise<VipLlavaConfig> {
+  return (await readModelConfig(openCheckpoint(source, options), options)).config;
 }
 
 export class VipLlavaForConditionalGeneration extends VipLlavaNetwork {
@@ -67,7 +70,7 @@ export class VipLlavaForConditionalGeneration extends VipLlavaNetwork {
   static async fromPretrained(source: string | CheckpointFiles, options: FromPretrainedOptions = {}): Promise<VipLlavaForConditionalGeneration> {
     checkLoadOptions(options);
     const checkpoint = openCheckpoint(source, options);
-    const config = await loadConfig(checkpoint);
+    const { config, llava } = await readModelConfig(checkpoint, options);
     const generationFile = await checkpoint.optionalFile('generation_config.json');
     const generationConfig: GenerationConfig = generationFile
       ? parseGenerationConfig(await readJson(generationFile), generationFile.name)
@@ -75,7 +78,9 @@ export class VipLlavaForConditionalGeneration extends VipLlavaNetwork {
     const backend = options.backend ?? (await createBackend(options));
     const dtype = options.dtype ?? 'auto';
     const model = new VipLlavaForConditionalGeneration(config, generationConfig, backend, options.kvCacheDtype ?? 'float32');
-    await loadWeights(await weightFiles(checkpoint), model.parameters(), backend, checkpoint.description, {
+    // the original LLaVA format holds no vision tower of its own: the tower's checkpoint gives it
+    const files = [...(await weightFiles(checkpoint)), ...(llava ? await weightFiles(llava.tower) : [])];
+    await loadWeights(files, model.parameters(), backend, checkpoint.description, {
       dtype,
       quantizeVision: options.quantizeVision,
       onProgress: options.onProgress,

@@ -52,13 +52,13 @@ export function parseImageProcessorConfig(json: unknown, source: string): ImageP
   if (!/^CLIPImageProcessor(Fast|Pil)?$/.test(type)) f.fail('image_processor_type', `"${type}" is not supported (expected CLIPImageProcessor)`);
   // An int size means the shortest edge (default_to_square=False); an int crop_size a square.
   let size: ImageProcessorConfig['size'] = d.size;
-  const s = f.sub('size');
+  const s = typeof json.size === 'number' ? null : f.sub('size');
   if (typeof json.size === 'number') size = { shortest_edge: f.int('size', 224, { min: 1 }) };
   else if (s?.has('shortest_edge')) size = { shortest_edge: s.int('shortest_edge', 224, { min: 1 }) };
   else if (s?.has('height') && s.has('width')) size = { height: s.int('height', 224, { min: 1 }), width: s.int('width', 224, { min: 1 }) };
   else if (s) f.fail('size', `${show(json.size)} is not supported (use shortest_edge, or height and width)`);
   let crop = d.crop_size;
-  const c = f.sub('crop_size');
+  const c = typeof json.crop_size === 'number' ? null : f.sub('crop_size');
   if (typeof json.crop_size === 'number') {
     const n = f.int('crop_size', 224, { min: 1 });
     crop = { height: n, width: n };

@@ -139,7 +139,11 @@ export class VipLlavaNetwork extends Module {
 
   private stepLogits(s: StepInputs): DeviceTensor {
     const hidden = this.config.text_config.hidden_size;
-    let embeds = this.model.language_model.embed_tokens.forward(s.ids); // [B·S, hidden]
+    // an image token past the vocabulary (the original LLaVA format's) is embedded as id 0, as transformers' Llava
+    // does: its rows are replaced by the image features
+    const image = this.config.image_token_index;
+    const ids = image < this.config.text_config.vocab_size ? s.ids : s.ids.map((id) => (id === image ? 0 : id));
+    let embeds = this.model.language_model.embed_tokens.forward(ids); // [B·S, hidden]
     if (s.imageFeatures) {
       const rows: number[] = [];
       s.ids.forEach((id, i) => id === this.config.image_token_index && rows.push(i));

@@ -7,6 +7,8 @@
  * - "llava_v1": the format ViP-LLaVA was trained and evaluated with (LLaVA's conv_llava_v1):
  *   `{system} USER: <image>\n{q} ASSISTANT: {a}</s>USER: … ASSISTANT:`, with LLaVA's system sentence unless
  *   a system message replaces it.
+ * - "llava_llama_3", "llava_phi_3": the Llama-3 and Phi-3 ViP-LLaVA variants' (LLaVA's conv_llava_llama_3 and
+ *   conv_llava_phi_3), with their shared system sentence unless a system message replaces it.
  */
 import { Template } from '@huggingface/jinja';
 import { InputError } from '../errors.js';
@@ -40,7 +42,37 @@ const LLAVA_V1_TEMPLATE =
   "{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}{{ content['text'] }}{% endfor %}{{ '</s>' }}" +
   "{% endif %}{% endfor %}{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}";
 
-export const BUILTIN_TEMPLATES = { hub: HUB_TEMPLATE, llava_v1: LLAVA_V1_TEMPLATE } as const;
+/** The system sentence of the Llama-3 and Phi-3 ViP-LLaVA variants' templates. */
+export const LLAVA_VISION_SYSTEM_PROMPT =
+  'You are a helpful language and vision assistant. You are able to understand the visual content that the user provides, and assist the user with a variety of tasks using natural language.';
+
+/** The system text: the last system message's, else the template's sentence. */
+const SYSTEM = (sentence: string) =>
+  `{% set ns = namespace(system=${JSON.stringify(sentence)}) %}` +
+  "{% for message in messages %}{% if message['role'] == 'system' %}{% set ns.system = message['content'] | selectattr('type', 'equalto', 'text') | map(attribute='text') | join('') %}{% endif %}{% endfor %}";
+
+/** A message's images (one `<image>\n` each), then its text. */
+const CONTENT =
+  "{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}{{ '<image>\n' }}{% endfor %}" +
+  "{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}{{ content['text'] }}{% endfor %}";
+
+/** conv_llava_llama_3 (SeparatorStyle.LLAMA_3): the system block (with its own <|begin_of_text|>) when there is a system text. */
+const LLAVA_LLAMA_3_TEMPLATE =
+  SYSTEM(LLAVA_VISION_SYSTEM_PROMPT) +
+  "{% if ns.system %}{{ '<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n' + ns.system + '<|eot_id|>' }}{% endif %}" +
+  "{% for message in messages %}{% if message['role'] != 'system' %}{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n' }}" +
+  `${CONTENT}{{ '<|eot_id|>' }}{% endif %}{% endfor %}` +
+  "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}";
+
+/** conv_llava_phi_3 (SeparatorStyle.Phi_3). */
+const LLAVA_PHI_3_TEMPLATE =
+  SYSTEM(LLAVA_VISION_SYSTEM_PROMPT) +
+  "{% if ns.system %}{{ '<|system|>\n' + ns.system + '<|end|>\n' }}{% endif %}" +
+  "{% for message in messages %}{% if message['role'] != 'system' %}{{ '<|' + message['role'] + '|>\n' }}" +
+  `${CONTENT}{{ '<|end|>\n' }}{% endif %}{% endfor %}` +
+  "{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %}";
+
+export const BUILTIN_TEMPLATES = { hub: HUB_TEMPLATE, llava_v1: LLAVA_V1_TEMPLATE, llava_llama_3: LLAVA_LLAMA_3_TEMPLATE, llava_phi_3: LLAVA_PHI_3_TEMPLATE } as const;
 export type BuiltinTemplate = keyof typeof BUILTIN_TEMPLATES;
 
 const compiled = new Map<string, Template>();

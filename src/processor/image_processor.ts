@@ -71,7 +71,11 @@ function placeAt(part: RgbImage, width: number, height: number, left: number, to
 }
 
 export class CLIPImageProcessor {
-  constructor(readonly config: ImageProcessorConfig) {}
+  constructor(
+    readonly config: ImageProcessorConfig,
+    /** What `imageAspectRatio` means when a call leaves it out: the checkpoint's choice ('pad' for the original LLaVA format). */
+    readonly defaultAspectRatio: ImageAspectRatio = 'crop',
+  ) {}
 
   /** The mean colour as LLaVA computed its padding background: int(mean · 255) per channel. */
   get padColor(): [number, number, number] {
@@ -124,7 +128,7 @@ export class CLIPImageProcessor {
   async preprocess(images: ImageInput | ImageInput[], options: PreprocessOptions = {}): Promise<{ pixelValues: Tensor<'float32'> }> {
     const list = Array.isArray(images) ? images : [images];
     if (list.length === 0) throw new InputError('preprocess needs at least one image');
-    const aspect = checkAspect(options.imageAspectRatio);
+    const aspect = checkAspect(options.imageAspectRatio ?? this.defaultAspectRatio);
     const processed = await Promise.all(
       list.map(async (input) => this.resizeAndCrop(await loadImage(input, options), aspect, options.maxPixels)),
     );

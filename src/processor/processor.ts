@@ -9,11 +9,14 @@ import { parseImageProcessorConfig } from '../config/preprocessor_config.js';
 import { VipLlavaConfig } from '../config/vipllava_config.js';
 import { ConfigError, InputError } from '../errors.js';
 import { readText } from '../io/byte_source.js';
-import { openCheckpoint, readJson, type CheckpointFiles, type ResolveOptions } from '../io/checkpoint.js';
+import { isLlavaConfig } from '../config/llava_config.js';
+import { openCheckpoint, readJson, type CheckpointFiles } from '../io/checkpoint.js';
+import { readModelConfig, type TowerOptions } from '../io/model_config.js';
 import { Tensor } from '../tensor/tensor.js';
 import { BUILTIN_TEMPLATES, renderChatTemplate, type BuiltinTemplate, type ChatMessage } from './chat_template.js';
 import type { ImageInput } from './image.js';
 import { checkAspect, CLIPImageProcessor, type ImageAspectRatio } from './image_processor.js';
+import { parseSentencePieceModel, tokenizerJsonFromSentencePiece } from './sentencepiece.js';
 import { VipLlavaTokenizer, type PaddingSide } from './tokenizer.js';
 
 export interface ProcessInputs {
@@ -41,6 +44,11 @@ export interface ProcessorSettings {
   imageTokensPerImage: number;
   /** Where the checkpoint's chat template came from, or null when it has none. */
   chatTemplate: { source: string; text: string } | null;
+  /**
+   * The original LLaVA format: the image token is this id past the vocabulary, and prompts are tokenized as its
+   * tokenizer_image_token does (each text between images on its own, one BOS kept); absent for the hub processor.
+   */
+  imageTokenId?: number;
 }
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -51,23 +59,36 @@ export class VipLlavaProcessor {
     readonly imageProcessor: CLIPImageProcessor,
     readonly settings: ProcessorSettings,
   ) {
-    if (tokenizer.tokenToId(settings.imageToken) === undefined) {
+    if (settings.imageTokenId === undefined && tokenizer.tokenToId(settings.imageToken) === undefined) {
       throw new ConfigError(`the tokenizer has no "${settings.imageToken}" token; add it to tokenizer.json's added_tokens`);
     }
   }
 
   /** Reads tokenizer, image processor, processor and chat-template files from a folder, the cache or the hub. */
-  static async fromPretrained(pathOrId: string | CheckpointFiles, options: ResolveOptions = {}): Promise<VipLlavaProcessor> {
+  static async fromPretrained(pathOrId: string | CheckpointFiles, options: TowerOptions = {}): Promise<VipLlavaProcessor> {
     const snapshot = openCheckpoint(pathOrId, options);
-    const optionalJson = async (file: string): Promise<{ json: Json; path: string } | null> => {
-      const source = await snapshot.optionalFile(file);
+    const optionalJson = async (file: string, from = snapshot): Promise<{ json: Json; path: string } | null> => {
+      const source = await from.optionalFile(file);
       return source ? { json: await readJson(source), path: source.name } : null;
     };
-    const tokenizerFile = await snapshot.file('tokenizer.json');
-    const tokenizerPath = tokenizerFile.name;
     const tokenizerConfig = await optionalJson('tokenizer_config.json');
     const specialTokens = await optionalJson('special_tokens_map.json');
-    const tokenizer = new VipLlavaTokenizer(await readJson(tokenizerFile), tokenizerConfig?.json ?? {}, specialTokens?.json ?? {}, tokenizerPath);
+    const tokenizer = await loadTokenizer(snapshot, tokenizerConfig?.json ?? {}, specialTokens?.json ?? {});
+
+    const modelConfig = await optionalJson('config.json');
+    if (modelConfig && isLlavaConfig(modelConfig.json)) {
+      // the original LLaVA format: the tower's image processor, the template its eval scripts pick, its tokenization
+      const { config, llava } = await readModelConfig(snapshot, options);
+      const image = await optionalJson('preprocessor_config.json', llava!.tower);
+      if (!image) throw new ConfigError(`${llava!.tower.description} (the vision tower) has no preprocessor_config.json`);
+      const text = BUILTIN_TEMPLATES[llava!.template];
+      return new VipLlavaProcessor(tokenizer, new CLIPImageProcessor(parseImageProcessorConfig(image.json, image.path), llava!.imageAspectRatio), {
+        imageToken: '<image>',
+        imageTokensPerImage: config.imageTokensPerImage,
+        chatTemplate: { source: `the built-in ${llava!.template} template (${modelConfig.path})`, text },
+        imageTokenId: config.image_token_index,
+      });
+    }
 
     const processorConfig = await optionalJson('processor_config.json');
     const preprocessor = await optionalJson('preprocessor_config.json');
@@ -120,7 +141,19 @@ export class VipLlavaProcessor {
 
   /** One prompt's token ids, each image marker expanded to the image tokens (BOS added). */
   encodePrompt(text: string): number[] {
-    return this.tokenizer.encode(this.expandImageMarkers(text));
+    const id = this.settings.imageTokenId;
+    if (id === undefined) return this.tokenizer.encode(this.expandImageMarkers(text));
+    // tokenizer_image_token (llava/mm_utils.py): each chunk tokenized alone; the first chunk's BOS kept, the others' dropped
+    const chunks = text.split(this.settings.imageToken).map((chunk) => this.tokenizer.encode(chunk));
+    const bos = this.tokenizer.bosTokenId;
+    const offset = chunks[0].length > 0 && chunks[0][0] === bos ? 1 : 0;
+    const ids = offset ? [chunks[0][0]] : [];
+    const images = Array<number>(this.settings.imageTokensPerImage).fill(id);
+    chunks.forEach((chunk, i) => {
+      if (i > 0) ids.push(...images);
+      ids.push(...chunk.slice(offset));
+    });
+    return ids;
   }
 
   private expandImageMarkers(text: string): string {
@@ -138,8 +171,7 @@ export class VipLlavaProcessor {
     if (markers !== images.length) {
       throw new InputError(`the text has ${markers} ${this.settings.imageToken} marker${markers === 1 ? '' : 's'} but ${images.length} image${images.length === 1 ? ' was' : 's were'} given`);
     }
-    const expanded = texts.map((t) => this.expandImageMarkers(t));
-    const { inputIds, attentionMask } = this.tokenizer.encodeBatch(expanded, {
+    const { inputIds, attentionMask } = this.tokenizer.padBatch(texts.map((t) => this.encodePrompt(t)), {
       padding: inputs.padding ?? true,
       paddingSide: inputs.paddingSide ?? this.tokenizer.paddingSide,
     });
@@ -149,6 +181,22 @@ export class VipLlavaProcessor {
     }
     return out;
   }
+}
+
+/** tokenizer.json, else (the original LLaVA checkpoints) the SentencePiece tokenizer.model converted as transformers converts it. */
+async function loadTokenizer(snapshot: CheckpointFiles, config: Json, specialTokens: Json): Promise<VipLlavaTokenizer> {
+  const json = await snapshot.optionalFile('tokenizer.json');
+  if (json) return new VipLlavaTokenizer(await readJson(json), config, specialTokens, json.name);
+  const spm = await snapshot.optionalFile('tokenizer.model');
+  if (!spm) throw new ConfigError(`${snapshot.description} has no tokenizer.json (nor a SentencePiece tokenizer.model)`);
+  let bytes: Uint8Array;
+  try {
+    bytes = await spm.read(0, await spm.size());
+  } finally {
+    await spm.close();
+  }
+  const converted = tokenizerJsonFromSentencePiece(parseSentencePieceModel(bytes, spm.name), config, spm.name);
+  return new VipLlavaTokenizer(converted, config, specialTokens, spm.name);
 }
 
 function int64(rows: number[][]): Tensor<'int64'> {

@@ -140,7 +140,11 @@ export class VipLlavaTokenizer {
 
   /** Encodes several texts, padded to the longest with the pad token (left by default, as generation needs). */
   encodeBatch(texts: string[], { paddingSide = 'left', addSpecialTokens = true, padding = true }: { paddingSide?: PaddingSide; addSpecialTokens?: boolean; padding?: boolean } = {}): BatchEncoding {
-    const rows = texts.map((t) => this.encode(t, { addSpecialTokens }));
+    return this.padBatch(texts.map((t) => this.encode(t, { addSpecialTokens })), { paddingSide, padding });
+  }
+
+  /** Token id rows padded to the longest with the pad token (left by default), with their attention mask. */
+  padBatch(rows: number[][], { paddingSide = 'left', padding = true }: { paddingSide?: PaddingSide; padding?: boolean } = {}): BatchEncoding {
     const longest = Math.max(0, ...rows.map((r) => r.length));
     if (!padding) {
       if (rows.some((r) => r.length !== longest)) throw new InputError('texts encode to different lengths; pass padding: true');

@@ -1,5 +1,6 @@
 /**
- * The one table that renames checkpoint keys. Four layouts exist in the wild (reference §2.2):
+ * The one table that renames checkpoint keys. Four layouts of VipLlavaForConditionalGeneration exist in the wild
+ * (reference §2.2), besides the original LLaVA format and its tower's CLIP checkpoint (rules below):
  *
  *   hub legacy (llava-hf/vip-llava-*-hf)  language_model.model.*   language_model.lm_head.*  vision_tower.vision_model.*  multi_modal_projector.*
  *   transformers 4.5x in memory           model.language_model.*   lm_head.*                 model.vision_tower.vision_model.*  model.multi_modal_projector.*
@@ -10,6 +11,13 @@
  * that matches wins; canonical names match no rule, so renaming is idempotent.
  */
 const RULES: ReadonlyArray<readonly [RegExp, string]> = [
+  // the original LLaVA format (mucai/vip-llava-*: LlavaLlamaForCausalLM, reference §2.5)
+  [/^model\.mm_projector\.clip_layernorm\./, 'model.multi_modal_projector.projector_layernorm.'],
+  [/^model\.mm_projector\.final_linear\.0\./, 'model.multi_modal_projector.linear_1.'],
+  [/^model\.mm_projector\.final_linear\.2\./, 'model.multi_modal_projector.linear_2.'],
+  [/^model\.(embed_tokens|layers|norm)\./, 'model.language_model.$1.'],
+  // its vision tower's own checkpoint (openai/clip-vit-large-patch14-336: CLIPModel or CLIPVisionModel)
+  [/^vision_model\./, 'model.vision_tower.'],
   [/^language_model\.lm_head\./, 'lm_head.'],
   [/^language_model\.model\./, 'model.language_model.'],
   [/^language_model\./, 'model.language_model.'],
@@ -18,11 +26,17 @@ const RULES: ReadonlyArray<readonly [RegExp, string]> = [
   [/^multi_modal_projector\./, 'model.multi_modal_projector.'],
 ];
 
-/** Buffers some old checkpoints carry that are never parameters. */
-const DROPPED = /(^|\.)(position_ids|inv_freq)$/;
+/**
+ * Buffers some old checkpoints carry that are never parameters, and the copy of the vision tower an original
+ * LLaVA checkpoint may hold (its code loads the tower from the tower's own checkpoint, as this library does).
+ */
+const DROPPED = /(^|\.)(position_ids|inv_freq)$|^model\.vision_tower\.vision_tower\./;
 
-/** Parameters checkpoints carry that VipLlava never uses (CLIP's final norm: the features come from hidden states). */
-export const UNUSED = /(^|\.)post_layernorm\./;
+/**
+ * Parameters checkpoints carry that VipLlava never uses: CLIP's final norm (the features come from hidden
+ * states) and, in a vision tower's own CLIPModel checkpoint, the text half and the projections.
+ */
+export const UNUSED = /(^|\.)post_layernorm\.|^(text_model\.|visual_projection\.|text_projection\.|logit_scale$)/;
 
 /** The canonical name of a checkpoint key, or null for a key that is never a parameter. */
 export function canonicalKey(key: string): string | null {

@@ -40,3 +40,19 @@ test('buffers are dropped and unknown keys pass through', () => {
   assert.equal(canonicalKey('vision_tower.vision_model.post_layernorm.weight'), 'model.vision_tower.post_layernorm.weight');
   assert.equal(canonicalKey('something_else.weight'), 'something_else.weight');
 });
+
+test('the original LLaVA layout and its tower checkpoint map onto the canonical names', () => {
+  const index = readJsonFixture<{ weight_map: Record<string, string> }>('tiny-vip-llava-7b', 'pytorch_model.bin.index.json');
+  const mapped = Object.keys(index.weight_map).map(canonicalKey).filter((k): k is string => k !== null);
+  // the checkpoint's own copy of the tower is dropped: the tower comes from the tower's checkpoint
+  assert.ok(Object.keys(index.weight_map).some((k) => k.startsWith('model.vision_tower.vision_tower.vision_model.')));
+  const tower = [...canonical].filter((k) => k.startsWith('model.vision_tower.')).map((k) => k.replace(/^model\.vision_tower\./, 'vision_model.'));
+  const all = new Set([...mapped, ...tower.map((k) => canonicalKey(k)!)]);
+  // same module tree as transformers' (the tiny-llama goldens have 12 vision layers; compare the names' shapes)
+  const shape = (k: string) => k.replace(/\.\d+\./g, '.N.');
+  assert.deepEqual(new Set([...all].map(shape)), new Set([...canonical].map(shape)));
+  assert.equal(canonicalKey('model.mm_projector.final_linear.2.bias'), 'model.multi_modal_projector.linear_2.bias');
+  assert.equal(canonicalKey('model.mm_projector.clip_layernorm.weight'), 'model.multi_modal_projector.projector_layernorm.weight');
+  assert.equal(canonicalKey('model.layers.3.mlp.up_proj.weight'), 'model.language_model.layers.3.mlp.up_proj.weight');
+  assert.equal(canonicalKey('text_model.encoder.layers.0.mlp.fc1.weight'), 'text_model.encoder.layers.0.mlp.fc1.weight');
+});
