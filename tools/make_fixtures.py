@@ -229,7 +229,10 @@ def make_tiny_mistral() -> str:
 # Goldens
 
 
-def goldens_for(name: str, folder: str, seed: int) -> None:
+def goldens_for(name: str, folder: str, seed: int, *, image_token: int = IMAGE_TOKEN, pad: int = PAD, bos: int = 1,
+                text_ids: tuple = (3, 31999), gen_kwargs: dict | None = None) -> None:
+    """Parity goldens for one fixture. `text_ids` bounds the random prompt ids; `gen_kwargs` the generate() settings
+    (default: eos 2 and the fixture's pad given explicitly; the backbone fixtures leave them to generation_config.json)."""
     torch.manual_seed(seed)
     model = VipLlavaForConditionalGeneration.from_pretrained(folder, dtype=torch.float32)
     model.eval()
@@ -240,7 +243,7 @@ def goldens_for(name: str, folder: str, seed: int) -> None:
     pixel_values = torch.randn(3, 3, vc.image_size, vc.image_size, generator=g)  # three images
 
     def ids(n):
-        return torch.randint(3, 31999, (n,), generator=g).tolist()
+        return torch.randint(text_ids[0], text_ids[1], (n,), generator=g).tolist()
 
     tensors = {"pixel_values": pixel_values}
     meta = {"name": name, "image_tokens": n_img_tok, "transformers_version": transformers.__version__}
@@ -253,7 +256,7 @@ def goldens_for(name: str, folder: str, seed: int) -> None:
         tensors["image_features"] = feats  # [N, T, H]
 
         # Single prompt with one image: full logits at chosen positions and a loss.
-        prompt = [1] + ids(4) + [IMAGE_TOKEN] * n_img_tok + ids(6)
+        prompt = [bos] + ids(4) + [image_token] * n_img_tok + ids(6)
         input_ids = torch.tensor([prompt])
         out = model(input_ids=input_ids, pixel_values=pixel_values[:1])
         S = len(prompt)
@@ -262,7 +265,7 @@ def goldens_for(name: str, folder: str, seed: int) -> None:
         meta["single"] = {"input_ids": prompt, "logit_positions": positions}
         labels = input_ids.clone()
         labels[0, :1] = -100
-        labels[input_ids == IMAGE_TOKEN] = -100
+        labels[input_ids == image_token] = -100
         out_l = model(input_ids=input_ids, pixel_values=pixel_values[:1], labels=labels)
         meta["single"]["labels"] = labels[0].tolist()
         meta["single"]["loss"] = out_l.loss.item()
@@ -271,10 +274,10 @@ def goldens_for(name: str, folder: str, seed: int) -> None:
         tensors["logits_keep2"] = out_k.logits[0]
 
         # Batched, left-padded, with an attention mask (forward: positions are arange, as transformers does).
-        p_a = [1] + ids(3) + [IMAGE_TOKEN] * n_img_tok + ids(8)
-        p_b = [1] + ids(2) + [IMAGE_TOKEN] * n_img_tok + ids(3)
+        p_a = [bos] + ids(3) + [image_token] * n_img_tok + ids(8)
+        p_b = [bos] + ids(2) + [image_token] * n_img_tok + ids(3)
         L = max(len(p_a), len(p_b))
-        batch = [[PAD] * (L - len(p)) + p for p in (p_a, p_b)]
+        batch = [[pad] * (L - len(p)) + p for p in (p_a, p_b)]
         mask = [[0] * (L - len(p)) + [1] * len(p) for p in (p_a, p_b)]
         out_b = model(
             input_ids=torch.tensor(batch), attention_mask=torch.tensor(mask), pixel_values=pixel_values[1:3]
@@ -283,7 +286,8 @@ def goldens_for(name: str, folder: str, seed: int) -> None:
         meta["batch"] = {"input_ids": batch, "attention_mask": mask}
 
         # Greedy generation.
-        gen_kwargs = dict(max_new_tokens=12, do_sample=False, eos_token_id=2, pad_token_id=PAD)
+        if gen_kwargs is None:
+            gen_kwargs = dict(max_new_tokens=12, do_sample=False, eos_token_id=2, pad_token_id=pad)
         gen = {}
         r = model.generate(input_ids=input_ids, pixel_values=pixel_values[:1], **gen_kwargs)
         gen["single"] = {"input_ids": prompt, "images": [0], "output": r[0].tolist()}
@@ -291,14 +295,14 @@ def goldens_for(name: str, folder: str, seed: int) -> None:
             input_ids=torch.tensor(batch), attention_mask=torch.tensor(mask), pixel_values=pixel_values[1:3], **gen_kwargs
         )
         gen["batch"] = {"input_ids": batch, "attention_mask": mask, "images": [1, 2], "output": r.tolist()}
-        two = [1] + ids(2) + [IMAGE_TOKEN] * n_img_tok + ids(3) + [IMAGE_TOKEN] * n_img_tok + ids(4)
+        two = [bos] + ids(2) + [image_token] * n_img_tok + ids(3) + [image_token] * n_img_tok + ids(4)
         r = model.generate(input_ids=torch.tensor([two]), pixel_values=pixel_values[[2, 0]], **gen_kwargs)
         gen["two_images"] = {"input_ids": two, "images": [2, 0], "output": r[0].tolist()}
-        text = [1] + ids(9)
+        text = [bos] + ids(9)
         r = model.generate(input_ids=torch.tensor([text]), **gen_kwargs)
         gen["text_only"] = {"input_ids": text, "images": [], "output": r[0].tolist()}
         # A long text-only run: positions well past the sliding window, many decode steps through the cache.
-        long_text = [1] + ids(20)
+        long_text = [bos] + ids(20)
         r = model.generate(input_ids=torch.tensor([long_text]), **{**gen_kwargs, "max_new_tokens": 24})
         gen["text_long"] = {"input_ids": long_text, "images": [], "output": r[0].tolist()}
         meta["generate"] = gen

@@ -30,7 +30,8 @@ def tolist(x):
     return [v if math.isfinite(v) else ("-inf" if v < 0 else "inf") for v in x.tolist()]
 
 
-def generation_goldens(name: str) -> dict:
+def generation_goldens(name: str, pad: int = 32001) -> dict:
+    """`pad` fills finished rows (32001 is <pad> in tiny-llama and tiny-mistral)."""
     folder = os.path.join(FIX, name)
     proc = LlavaProcessor.from_pretrained(folder, backend="pil")
     proc.tokenizer.padding_side = "left"
@@ -44,7 +45,7 @@ def generation_goldens(name: str) -> dict:
 
     def run(inputs, **kw):
         with torch.no_grad():
-            out = model.generate(**inputs, do_sample=False, pad_token_id=32001, **kw)
+            out = model.generate(**inputs, do_sample=False, pad_token_id=pad, **kw)
         return out.tolist()
 
     greedy = run(single, max_new_tokens=16, eos_token_id=2)[0]
@@ -87,12 +88,13 @@ def generation_goldens(name: str) -> dict:
     piece_start = len(proc.tokenizer.decode(g[:5], skip_special_tokens=True))
     stop = text[piece_start - 2 : piece_start + 2]
     with torch.no_grad():
-        out = model.generate(**single, do_sample=False, pad_token_id=32001, max_new_tokens=16, eos_token_id=2,
+        out = model.generate(**single, do_sample=False, pad_token_id=pad, max_new_tokens=16, eos_token_id=2,
                              stop_strings=[stop, "never-matches"], tokenizer=proc.tokenizer)
     cases["stop_strings"] = {"inputs": "single", "kwargs": {"max_new_tokens": 16, "eos_token_id": 2,
                              "stop_strings": [stop, "never-matches"]}, "output": out.tolist()}
     return {
         "transformers": transformers.__version__,
+        "pad_token_id": pad,
         "prompts": prompts,
         "images": ["demo.png", "photo.jpg"],
         "batch_texts": [prompts[0], "A longer question first: " + prompts[1]],

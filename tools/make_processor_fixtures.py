@@ -331,9 +331,11 @@ CONVERSATIONS = {
 }
 
 
-def processor_goldens() -> None:
-    out = {"templates": {}, "processor": {}}
-    for folder in ("tiny-llama", "tiny-mistral"):
+def processor_goldens(folders=("tiny-llama", "tiny-mistral")) -> None:
+    """Writes the entries of `folders` into processor.json, keeping the other checkpoints' entries."""
+    path = os.path.join(GOLD, "processor.json")
+    out = json.load(open(path)) if os.path.exists(path) else {"templates": {}, "processor": {}}
+    for folder in folders:
         proc = load_processor(os.path.join(FIX, folder))
         renders = {}
         for name, conv in CONVERSATIONS.items():
@@ -352,7 +354,7 @@ def processor_goldens() -> None:
             "single": {"text": single_text, "images": ["photo.jpg"], "input_ids": single["input_ids"].tolist(), "attention_mask": single["attention_mask"].tolist(), "pixel_values_shape": list(single["pixel_values"].shape)},
             "batch": {"text": batch_texts, "images": ["photo.jpg", "portrait.png", "rgba.png"], "input_ids": batch["input_ids"].tolist(), "attention_mask": batch["attention_mask"].tolist(), "pixel_values_shape": list(batch["pixel_values"].shape)},
         }
-    with open(os.path.join(GOLD, "processor.json"), "w") as f:
+    with open(path, "w") as f:
         json.dump(out, f, ensure_ascii=False, indent=1)
 
 

@@ -34,6 +34,11 @@ export interface GenerationConfig {
   sequence_bias: Array<[number[], number]> | null;
   max_time: number | null;
   stop_strings: string[] | null;
+  /**
+   * Whether these settings came from a generation_config.json. Without one, transformers builds them from
+   * config.json, whose pad_token_id then pads finished rows; with one, a pad it leaves out falls to the first EOS.
+   */
+  from_file: boolean;
 }
 
 export const DEFAULT_GENERATION_CONFIG: GenerationConfig = {
@@ -64,6 +69,7 @@ export const DEFAULT_GENERATION_CONFIG: GenerationConfig = {
   sequence_bias: null,
   max_time: null,
   stop_strings: null,
+  from_file: false,
 };
 
 function intList(f: Fields, key: string): number[] | null {
@@ -120,5 +126,6 @@ export function parseGenerationConfig(json: unknown, source = 'generation_config
     sequence_bias: (bias as Array<[number[], number]> | null) ?? null,
     max_time: f.has('max_time') ? f.num('max_time', 0, { positive: true }) : null,
     stop_strings: stops == null ? null : typeof stops === 'string' ? [stops] : (stops as string[]),
+    from_file: true,
   };
 }

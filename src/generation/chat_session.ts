@@ -94,7 +94,7 @@ export class ChatSession {
     const rendered = this.processor.applyChatTemplate(this.conversation(), { addGenerationPrompt: true, template: this.options.template });
     const ids = this.processor.encodePrompt(rendered);
     const imageToken = this.model.config.image_token_index;
-    const runs = imageRuns(ids, imageToken, this.processor.settings.imageTokensPerImage);
+    const runs = imageRuns(ids, imageToken, this.processor.imageTokensPerImage);
     if (runs.length !== this.images.length) {
       throw new InputError(`the rendered conversation has ${runs.length} images but the session holds ${this.images.length}; the chat template must render one ${this.processor.settings.imageToken} per image part`);
     }

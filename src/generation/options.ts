@@ -151,7 +151,8 @@ export function resolveGeneration(o: GenerationOptions, g: GenerationConfig, tex
   const pick = <T>(option: T | undefined, fromFile: T): T => (option !== undefined ? option : fromFile);
   const eosRaw = o.eosTokenId ?? g.eos_token_id ?? text.eos_token_id;
   const eos = eosRaw === null ? [] : Array.isArray(eosRaw) ? eosRaw : [eosRaw];
-  const pad = o.padTokenId ?? g.pad_token_id ?? modelPad ?? eos[0] ?? 0;
+  // transformers reads config.json's pad_token_id only when the checkpoint has no generation_config.json
+  const pad = o.padTokenId ?? g.pad_token_id ?? (g.from_file ? null : modelPad) ?? eos[0] ?? 0;
 
   const maxNew = o.maxNewTokens ?? (o.maxLength === undefined ? g.max_new_tokens ?? undefined : undefined);
   let maxLength: number;

@@ -22,7 +22,16 @@ export class StopStringMatcher {
   /** Whether a stop string ends within the last token of `ids`. */
   matches(ids: readonly number[]): boolean {
     if (this.stops.length === 0 || ids.length === 0) return false;
-    const window = ids.slice(-this.window);
+    let window = ids.slice(-this.window);
+    // An id the tokenizer has no token for (the model's vocabulary can be larger, as Phi-3's) has no text for
+    // transformers' StopStringCriteria, so no stop string runs across it.
+    for (let i = window.length - 1; i >= 0; i--) {
+      if (!this.tokenizer.hasToken(window[i])) {
+        window = window.slice(i + 1);
+        break;
+      }
+    }
+    if (window.length === 0) return false;
     const before = this.tokenizer.decode([...this.anchor, ...window.slice(0, -1)]);
     const text = this.tokenizer.decode([...this.anchor, ...window]);
     const anchorLength = this.tokenizer.decode(this.anchor).length;

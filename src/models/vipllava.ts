@@ -13,10 +13,10 @@ import { readIntMatrix, readMask, Tensor, type IntInput } from '../tensor/tensor
 import type { KVDtype } from '../vocabulary.js';
 import { ClipVisionModel } from './clip_vision.js';
 import { KVCache } from './kv_cache.js';
-import { LlamaModel } from './llama.js';
 import { causalLmLoss } from './loss.js';
 import { Linear, Module, namedParameters, type Parameter } from './modules.js';
 import { VipLlavaMultiModalProjector } from './projector.js';
+import { createTextModel, type TextModel } from './text_model.js';
 
 export interface ForwardInputs {
   inputIds: IntInput;
@@ -49,13 +49,13 @@ export interface StepInputs {
 class VipLlavaModel extends Module {
   vision_tower: ClipVisionModel;
   multi_modal_projector: VipLlavaMultiModalProjector;
-  language_model: LlamaModel;
+  language_model: TextModel;
 
   constructor(config: VipLlavaConfig) {
     super();
     this.vision_tower = new ClipVisionModel(config.vision_config);
     this.multi_modal_projector = new VipLlavaMultiModalProjector(config);
-    this.language_model = new LlamaModel(config.text_config);
+    this.language_model = createTextModel(config.text_config);
   }
 }
 

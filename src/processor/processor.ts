@@ -5,9 +5,10 @@
  * (left by default), and images become pixel values.
  */
 import { isObject, type Json } from '../config/fields.js';
-import { parseImageProcessorConfig } from '../config/preprocessor_config.js';
+import { parseImageProcessorConfig, type ImageProcessorConfig } from '../config/preprocessor_config.js';
 import { VipLlavaConfig } from '../config/vipllava_config.js';
 import { ConfigError, InputError } from '../errors.js';
+import { warn } from '../platform.js';
 import { readText } from '../io/byte_source.js';
 import { isLlavaConfig } from '../config/llava_config.js';
 import { openCheckpoint, readJson, type CheckpointFiles } from '../io/checkpoint.js';
@@ -41,6 +42,7 @@ export interface ProcessorOutput {
 
 export interface ProcessorSettings {
   imageToken: string;
+  /** Image tokens per image when the processor has no patchSize: the model config's count. */
   imageTokensPerImage: number;
   /** Where the checkpoint's chat template came from, or null when it has none. */
   chatTemplate: { source: string; text: string } | null;
@@ -54,14 +56,33 @@ export interface ProcessorSettings {
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export class VipLlavaProcessor {
+  /**
+   * LlavaProcessor's `patch_size`, `num_additional_image_tokens` and `vision_feature_select_strategy`
+   * (processor_config.json), settable as transformers' attributes are; with a patch size, each `<image>` expands to
+   * (height / patch) · (width / patch) + additional − (1 for "default") tokens of the processed image's size.
+   * A processor saved without a patch size expands to the image tokens the model config gives.
+   */
+  patchSize: number | null;
+  numAdditionalImageTokens: number;
+  visionFeatureSelectStrategy: string | null;
+
   constructor(
     readonly tokenizer: VipLlavaTokenizer,
     readonly imageProcessor: CLIPImageProcessor,
     readonly settings: ProcessorSettings,
+    attributes: { patchSize?: number | null; numAdditionalImageTokens?: number; visionFeatureSelectStrategy?: string | null } = {},
   ) {
     if (settings.imageTokenId === undefined && tokenizer.tokenToId(settings.imageToken) === undefined) {
       throw new ConfigError(`the tokenizer has no "${settings.imageToken}" token; add it to tokenizer.json's added_tokens`);
     }
+    this.patchSize = attributes.patchSize ?? null;
+    this.numAdditionalImageTokens = attributes.numAdditionalImageTokens ?? 0;
+    this.visionFeatureSelectStrategy = attributes.visionFeatureSelectStrategy ?? null;
+  }
+
+  /** Image tokens each `<image>` becomes (see patchSize). */
+  get imageTokensPerImage(): number {
+    return countImageTokens(this.imageProcessor.config, this) ?? this.settings.imageTokensPerImage;
   }
 
   /** Reads tokenizer, image processor, processor and chat-template files from a folder, the cache or the hub. */
@@ -82,12 +103,15 @@ export class VipLlavaProcessor {
       const image = await optionalJson('preprocessor_config.json', llava!.tower);
       if (!image) throw new ConfigError(`${llava!.tower.description} (the vision tower) has no preprocessor_config.json`);
       const text = BUILTIN_TEMPLATES[llava!.template];
-      return new VipLlavaProcessor(tokenizer, new CLIPImageProcessor(parseImageProcessorConfig(image.json, image.path), llava!.imageAspectRatio), {
+      const settings = {
         imageToken: '<image>',
         imageTokensPerImage: config.imageTokensPerImage,
         chatTemplate: { source: `the built-in ${llava!.template} template (${modelConfig.path})`, text },
         imageTokenId: config.image_token_index,
-      });
+      };
+      // the original counts num_patches of its tower: CLS and patches, CLS dropped
+      const attributes = { patchSize: config.vision_config.patch_size, numAdditionalImageTokens: 1, visionFeatureSelectStrategy: 'default' };
+      return new VipLlavaProcessor(tokenizer, new CLIPImageProcessor(parseImageProcessorConfig(image.json, image.path), llava!.imageAspectRatio), settings, attributes);
     }
 
     const processorConfig = await optionalJson('processor_config.json');
@@ -100,18 +124,26 @@ export class VipLlavaProcessor {
         : null;
     if (!imageConfig) throw new ConfigError(`${snapshot.description} has no preprocessor_config.json (nor an image_processor in processor_config.json)`);
 
-    // Image tokens per image as LlavaProcessor counts them; without a patch size, from the model config.
+    // LlavaProcessor's attributes; without a patch size (processors saved before transformers 4.47), the image
+    // tokens come from the model config, as transformers' legacy expansion in the model gave them
     const pc = processorConfig?.json ?? {};
     const imageToken = typeof pc.image_token === 'string' ? pc.image_token : '<image>';
-    const crop = imageConfig.do_center_crop ? imageConfig.crop_size : 'height' in imageConfig.size ? imageConfig.size : null;
-    let perImage: number;
-    if (typeof pc.patch_size === 'number' && crop) {
-      const extra = typeof pc.num_additional_image_tokens === 'number' ? pc.num_additional_image_tokens : 0;
-      const dropCls = (pc.vision_feature_select_strategy ?? 'default') === 'default' ? 1 : 0;
-      perImage = Math.floor(crop.height / pc.patch_size) * Math.floor(crop.width / pc.patch_size) + extra - dropCls;
-    } else {
-      const configFile = await snapshot.file('config.json');
-      perImage = VipLlavaConfig.fromDict(await readJson(configFile), configFile.name).imageTokensPerImage;
+    const attributes = {
+      patchSize: typeof pc.patch_size === 'number' ? pc.patch_size : null,
+      numAdditionalImageTokens: typeof pc.num_additional_image_tokens === 'number' ? pc.num_additional_image_tokens : 0,
+      visionFeatureSelectStrategy: typeof pc.vision_feature_select_strategy === 'string' ? pc.vision_feature_select_strategy : null,
+    };
+    let perImage = countImageTokens(imageConfig, attributes) ?? 0;
+    if (perImage === 0) {
+      const config = modelConfig ? VipLlavaConfig.fromDict(modelConfig.json, modelConfig.path) : null;
+      if (!config) throw new ConfigError(`${snapshot.description} has neither a patch_size in processor_config.json nor a config.json to count image tokens from`);
+      perImage = config.imageTokensPerImage;
+      if (attributes.patchSize === null) {
+        warn(
+          `${processorConfig?.path ?? `${snapshot.description}/processor_config.json`} has no patch_size: add processor.patch_size = ${config.vision_config.patch_size}, processor.num_additional_image_tokens = 1 and processor.vision_feature_select_strategy = "default" (transformers 4.47 warned of this and 4.50 fails); each <image> becomes the model config's ${perImage} image tokens`,
+          'VIPLLAVA_PROCESSOR_ATTRIBUTES',
+        );
+      }
     }
 
     // The checkpoint's chat template, in the order transformers looks for it.
@@ -123,7 +155,7 @@ export class VipLlavaProcessor {
     else if (typeof pc.chat_template === 'string') chatTemplate = { source: processorConfig!.path, text: pc.chat_template };
     else if (typeof tokenizerConfig?.json.chat_template === 'string') chatTemplate = { source: tokenizerConfig.path, text: tokenizerConfig.json.chat_template };
 
-    return new VipLlavaProcessor(tokenizer, new CLIPImageProcessor(imageConfig), { imageToken, imageTokensPerImage: perImage, chatTemplate });
+    return new VipLlavaProcessor(tokenizer, new CLIPImageProcessor(imageConfig), { imageToken, imageTokensPerImage: perImage, chatTemplate }, attributes);
   }
 
   /**
@@ -148,7 +180,7 @@ export class VipLlavaProcessor {
     const bos = this.tokenizer.bosTokenId;
     const offset = chunks[0].length > 0 && chunks[0][0] === bos ? 1 : 0;
     const ids = offset ? [chunks[0][0]] : [];
-    const images = Array<number>(this.settings.imageTokensPerImage).fill(id);
+    const images = Array<number>(this.imageTokensPerImage).fill(id);
     chunks.forEach((chunk, i) => {
       if (i > 0) ids.push(...images);
       ids.push(...chunk.slice(offset));
@@ -157,7 +189,7 @@ export class VipLlavaProcessor {
   }
 
   private expandImageMarkers(text: string): string {
-    return text.replaceAll(this.settings.imageToken, this.settings.imageToken.repeat(this.settings.imageTokensPerImage));
+    return text.replaceAll(this.settings.imageToken, this.settings.imageToken.repeat(this.imageTokensPerImage));
   }
 
   /** Prompts and images → input ids, attention mask and pixel values, ready for the model. */
@@ -197,6 +229,17 @@ async function loadTokenizer(snapshot: CheckpointFiles, config: Json, specialTok
   }
   const converted = tokenizerJsonFromSentencePiece(parseSentencePieceModel(bytes, spm.name), config, spm.name);
   return new VipLlavaTokenizer(converted, config, specialTokens, spm.name);
+}
+
+/** LlavaProcessor's count for images of the processor's output size, or null without a patch size (or a fixed size). */
+function countImageTokens(c: ImageProcessorConfig, a: { patchSize: number | null; numAdditionalImageTokens: number; visionFeatureSelectStrategy: string | null }): number | null {
+  const p = a.patchSize;
+  const size = c.do_center_crop ? c.crop_size : 'height' in c.size ? c.size : null;
+  if (p === null || size === null) return null;
+  if (!Number.isInteger(p) || p < 1) throw new InputError(`processor.patchSize must be a positive integer, got ${String(p)}`);
+  const n = Math.floor(size.height / p) * Math.floor(size.width / p) + a.numAdditionalImageTokens - (a.visionFeatureSelectStrategy === 'default' ? 1 : 0);
+  if (n < 1) throw new InputError(`processor.patchSize ${p} gives ${n} image tokens for ${size.height}×${size.width} images`);
+  return n;
 }
 
 function int64(rows: number[][]): Tensor<'int64'> {

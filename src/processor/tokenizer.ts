@@ -84,7 +84,7 @@ function applyDecoder(tokens: string[], steps: DecoderStep[]): string {
   return tokens.join('');
 }
 
-/** transformers' clean_up_tokenization (used only when tokenizer_config.json asks for it). */
+/** transformers' clean_up_tokenization (used only when tokenizer_config.json asks for it, and not for BPE models). */
 function cleanUpSpaces(text: string): string {
   return text
     .replaceAll(' .', '.').replaceAll(' ?', '?').replaceAll(' !', '!').replaceAll(' ,', ',')
@@ -109,7 +109,7 @@ export class VipLlavaTokenizer {
   readonly eosTokenId: number | null;
   readonly padTokenId: number | null;
   readonly unkTokenId: number | null;
-  readonly paddingSide: PaddingSide;
+  private side: PaddingSide;
 
   constructor(tokenizerJson: Json, tokenizerConfig: Json = {}, specialTokensMap: Json = {}, source = 'tokenizer.json') {
     try {
@@ -118,7 +118,10 @@ export class VipLlavaTokenizer {
       throw new ConfigError(`${source}: cannot build the tokenizer: ${(e as Error).message}`);
     }
     this.decoderSteps = ownDecoder(tokenizerJson.decoder);
-    this.cleanUp = tokenizerConfig.clean_up_tokenization_spaces === true;
+    // transformers 5.x skips the clean-up for a BPE model (it would strip real spaces before punctuation) unless told
+    const bpe = isObject(tokenizerJson.model) && tokenizerJson.model.type === 'BPE';
+    this.cleanUp =
+      tokenizerConfig.clean_up_tokenization_spaces === true && (!bpe || tokenizerConfig.clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output === true);
     const added = Array.isArray(tokenizerJson.added_tokens) ? (tokenizerJson.added_tokens as Json[]) : [];
     this.specialIds = new Set(added.filter((t) => t.special === true).map((t) => t.id as number));
     const id = (key: string) => {
@@ -129,7 +132,20 @@ export class VipLlavaTokenizer {
     this.eosTokenId = id('eos_token');
     this.padTokenId = id('pad_token');
     this.unkTokenId = id('unk_token');
-    this.paddingSide = tokenizerConfig.padding_side === 'right' ? 'right' : 'left';
+    this.side = tokenizerConfig.padding_side === 'right' ? 'right' : 'left';
+  }
+
+  /**
+   * Where the processor pads a batch by default: tokenizer_config.json's padding_side, else left. Set it to "left"
+   * for batched generation, as the VipLlava docs advise (`processor.tokenizer.padding_side = "left"`).
+   */
+  get paddingSide(): PaddingSide {
+    return this.side;
+  }
+
+  set paddingSide(side: PaddingSide) {
+    if (side !== 'left' && side !== 'right') throw new InputError(`paddingSide must be "left" or "right", got ${JSON.stringify(side)}`);
+    this.side = side;
   }
 
   /** Token ids of `text`; with addSpecialTokens (default) the post-processor adds BOS. */
@@ -168,6 +184,11 @@ export class VipLlavaTokenizer {
 
   convertIdsToTokens(ids: ArrayLike<number | bigint>): string[] {
     return Array.from(ids, (id) => this.tok.id_to_token(Number(id)) ?? '');
+  }
+
+  /** Whether `id` is in the vocabulary (a model's embedding may have more rows than its tokenizer has tokens). */
+  hasToken(id: number): boolean {
+    return this.tok.id_to_token(id) !== undefined;
   }
 
   tokenToId(token: string): number | undefined {

@@ -109,6 +109,7 @@ for (const isa of kernelSets) {
         ['narrow', (be) => be.narrow(X(be), 1, 1, 2), 0],
         ['narrow last', (be) => be.narrow(X(be), 2, 7, 20), 0],
         ['concat', (be) => be.concat([X(be), be.fromHost(y, [2, 3, 50])], 1), 0],
+        ['concat last (partial rotary: rotated and passed dims of each head)', (be) => be.concat([be.narrow(be.reshape(X(be), [2, 3, 5, 10]), 3, 0, 4), be.reshape(be.fromHost(y.subarray(0, 180), [2, 3, 30]), [2, 3, 5, 6])], 3), 0],
         ['expand', (be) => be.expand(be.fromHost(w, [1, 1, 50]), [2, 3, 50]), 0],
         ['indexSelect', (be) => be.indexSelect(X(be), Int32Array.of(1, 0, 1)), 0],
         ['embedding fp16', (be) => be.embedding(be.upload(new Tensor('float16', Uint16Array.from(x, float32ToHalf), [6, 50])), Int32Array.of(5, 0, 5, 2)), 0],

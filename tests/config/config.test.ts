@@ -4,7 +4,8 @@ import { loadConfig } from '../../src/index.node.js';
 import { VipLlavaConfig } from '../../src/config/vipllava_config.js';
 import { parseGenerationConfig } from '../../src/config/generation_config.js';
 import { ConfigError } from '../../src/errors.js';
-import { TINY_LLAMA, TINY_MISTRAL } from '../helpers/fixtures.js';
+import { rotaryDim } from '../../src/config/rope_parameters.js';
+import { TINY_LLAMA, TINY_LLAMA3, TINY_MISTRAL, TINY_PHI3 } from '../helpers/fixtures.js';
 
 /** llava-hf/vip-llava-7b-hf's config.json as the 4.36 converter wrote it: only non-default keys. */
 const HUB_7B = {
@@ -90,6 +91,38 @@ describe('VipLlavaConfig', () => {
     assert.equal(noWindow.text_config.sliding_window, null);
   });
 
+  test("Phi-3 defaults (Phi3Config's, Phi-3-mini-4k's shape)", () => {
+    const t = VipLlavaConfig.fromDict({ model_type: 'vipllava', text_config: { model_type: 'phi3' } }).text_config;
+    assert.deepEqual(
+      [t.vocab_size, t.hidden_size, t.intermediate_size, t.num_hidden_layers, t.num_attention_heads, t.num_key_value_heads, t.head_dim],
+      [32064, 3072, 8192, 32, 32, 32, 96],
+    );
+    assert.deepEqual([t.rms_norm_eps, t.max_position_embeddings, t.bos_token_id, t.eos_token_id, t.pad_token_id], [1e-5, 4096, 1, 32000, 32000]);
+    assert.deepEqual(t.rope_parameters, { rope_type: 'default', rope_theta: 10000 });
+    assert.equal(t.sliding_window, null);
+    assert.equal(t.hidden_act, 'silu');
+    const mini = VipLlavaConfig.fromDict({
+      model_type: 'vipllava',
+      text_config: { model_type: 'phi3', sliding_window: 2047, rope_scaling: null, rope_theta: 10000.0, attention_bias: false, pad_token_id: null },
+    }).text_config;
+    assert.equal(mini.sliding_window, 2047);
+    assert.equal(mini.pad_token_id, null);
+  });
+
+  test('Phi-3 partial rotary and head_dim; Llama ignores a sliding_window and refuses partial rotary', () => {
+    const phi = (text: Record<string, unknown>) => VipLlavaConfig.fromDict({ model_type: 'vipllava', text_config: { model_type: 'phi3', hidden_size: 64, num_attention_heads: 4, ...text } }).text_config;
+    assert.deepEqual(phi({ partial_rotary_factor: 0.75 }).rope_parameters, { rope_type: 'default', rope_theta: 10000, partial_rotary_factor: 0.75 });
+    assert.deepEqual(phi({ rope_parameters: { rope_type: 'default', rope_theta: 5000, partial_rotary_factor: 0.5 } }).rope_parameters, { rope_type: 'default', rope_theta: 5000, partial_rotary_factor: 0.5 });
+    assert.deepEqual(phi({ partial_rotary_factor: 1 }).rope_parameters, { rope_type: 'default', rope_theta: 10000 });
+    assert.equal(phi({ head_dim: 8 }).head_dim, 8);
+    assert.equal(rotaryDim(phi({ partial_rotary_factor: 0.3 }).rope_parameters, 16), 4); // int(16 · 0.3), as transformers
+    assert.throws(() => phi({ partial_rotary_factor: 0.1 }), /text_config\.rope_scaling\.partial_rotary_factor \(0\.1\) of head_dim 16 rotates 1 dims; it must be an even number of at least 2/);
+    assert.throws(() => phi({ rope_scaling: { type: 'longrope', short_factor: [1], long_factor: [1] } }), /text_config\.rope_scaling\.type "longrope" is not supported \(supported: "default"\)/);
+    assert.throws(() => phi({ rope_parameters: { rope_type: 'linear', factor: 2 } }), /rope_parameters\.rope_type "linear" is not supported/);
+    assert.throws(() => VipLlavaConfig.fromDict(withText({ partial_rotary_factor: 0.5 })), /partial_rotary_factor \(0\.5\) is not supported \(only 1\.0 is\)/);
+    assert.equal(VipLlavaConfig.fromDict(withText({ sliding_window: 16 })).text_config.sliding_window, null);
+  });
+
   test('4.x and 5.x rope spellings give the same parameters', () => {
     const old = VipLlavaConfig.fromDict(withText({ rope_theta: 500000, rope_scaling: { type: 'linear', factor: 2 } }));
     const mid = VipLlavaConfig.fromDict(withText({ rope_theta: 500000, rope_scaling: { rope_type: 'linear', factor: 2 } }));
@@ -162,6 +195,20 @@ describe('VipLlavaConfig', () => {
     assert.equal(mistral.text_config.rope_parameters.rope_theta, 1e6);
     assert.equal(mistral.vision_feature_layers, -2);
     assert.equal(mistral.imageTokensPerImage, 25);
+  });
+
+  test('the backbone fixtures: Phi-3 with its class defaults, Llama-3 with rope_scaling null', async () => {
+    const phi3 = (await loadConfig(TINY_PHI3)).text_config;
+    assert.deepEqual(
+      [phi3.model_type, phi3.vocab_size, phi3.hidden_size, phi3.num_attention_heads, phi3.num_key_value_heads, phi3.head_dim, phi3.sliding_window],
+      ['phi3', 32064, 8, 4, 2, 8, 12],
+    );
+    assert.deepEqual([phi3.bos_token_id, phi3.eos_token_id, phi3.pad_token_id, phi3.rms_norm_eps], [1, 32000, 32000, 1e-5]);
+    assert.deepEqual(phi3.rope_parameters, { rope_type: 'default', rope_theta: 5000, partial_rotary_factor: 0.5 });
+    const llama3 = (await loadConfig(TINY_LLAMA3)).text_config;
+    assert.deepEqual([llama3.model_type, llama3.num_attention_heads, llama3.num_key_value_heads, llama3.head_dim, llama3.sliding_window], ['llama', 4, 1, 24, null]);
+    assert.deepEqual(llama3.rope_parameters, { rope_type: 'default', rope_theta: 500000 });
+    assert.equal(llama3.eos_token_id, llama3.bos_token_id! + 9); // <|eot_id|>
   });
 
   test('generation_config.json', () => {

@@ -30,7 +30,7 @@ for (const variant of VARIANTS) {
 
     for (const [name, c] of Object.entries(g.cases)) {
       test(`${name} ${JSON.stringify(c.kwargs)}`, async () => {
-        const out = await model.generate({ ...inputs[c.inputs], ...camelOptions(c.kwargs), padTokenId: 32001, tokenizer: processor.tokenizer });
+        const out = await model.generate({ ...inputs[c.inputs], ...camelOptions(c.kwargs), padTokenId: g.pad_token_id ?? 32001, tokenizer: processor.tokenizer });
         assert.deepEqual(out.tolist(), c.output);
       });
     }

@@ -12,9 +12,17 @@ export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const FIXTURES = join(ROOT, 'tests', 'fixtures');
 export const TINY_LLAMA = join(FIXTURES, 'tiny-llama');
 export const TINY_MISTRAL = join(FIXTURES, 'tiny-mistral');
+export const TINY_PHI3 = join(FIXTURES, 'tiny-phi3');
+export const TINY_LLAMA3 = join(FIXTURES, 'tiny-llama3');
+/**
+ * The tiny checkpoints with goldens (tools/make_fixtures.py, tools/make_backbone_fixtures.py), one per text
+ * backbone; `template` names the built-in chat template that equals the checkpoint's own.
+ */
 export const VARIANTS = [
-  { name: 'tiny-llama', dir: TINY_LLAMA },
-  { name: 'tiny-mistral', dir: TINY_MISTRAL },
+  { name: 'tiny-llama', dir: TINY_LLAMA, template: 'hub' },
+  { name: 'tiny-mistral', dir: TINY_MISTRAL, template: 'hub' },
+  { name: 'tiny-phi3', dir: TINY_PHI3, template: 'llava_phi_3' },
+  { name: 'tiny-llama3', dir: TINY_LLAMA3, template: 'llava_llama_3' },
 ] as const;
 
 export interface GenerateCase {

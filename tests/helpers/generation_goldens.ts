@@ -1,6 +1,8 @@
 import { readJsonFixture } from './fixtures.js';
 
 export interface GenerationGolden {
+  /** What transformers padded finished rows with (absent: 32001, <pad> of tiny-llama and tiny-mistral). */
+  pad_token_id?: number;
   prompts: string[];
   images: string[];
   batch_texts: string[];

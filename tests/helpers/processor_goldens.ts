@@ -20,6 +20,12 @@ export interface TokenizerGolden {
 }
 export const tokenizerGoldens = () => readJsonFixture<Record<string, TokenizerGolden>>('goldens', 'processor', 'tokenizer.json');
 
+/** tiny-phi3's and tiny-llama3's tokenizers (tools/make_backbone_fixtures.py), with the special ids transformers reads. */
+export interface BackboneTokenizerGolden extends TokenizerGolden {
+  special: { bos: number | null; eos: number | null; pad: number | null; unk: number | null; image: number; vocab_size: number };
+}
+export const backboneTokenizerGoldens = () => readJsonFixture<Record<string, BackboneTokenizerGolden>>('goldens', 'processor', 'backbone_tokenizers.json');
+
 export interface ProcessorCase { text: string | string[]; images: string[]; input_ids: number[][]; attention_mask: number[][]; pixel_values_shape: number[] }
 export const processorGoldens = () =>
   readJsonFixture<{ templates: Record<string, Record<string, { generation: string; no_generation: string }>>; processor: Record<string, { single: ProcessorCase; batch: ProcessorCase }> }>('goldens', 'processor', 'processor.json');

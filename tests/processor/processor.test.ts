@@ -21,7 +21,7 @@ describe('chat templates', () => {
         const want = goldens.templates[variant.name][name];
         assert.equal(p.applyChatTemplate(messages, { addGenerationPrompt: true }), want.generation, name);
         assert.equal(p.applyChatTemplate(messages), want.no_generation, name);
-        assert.equal(p.applyChatTemplate(messages, { addGenerationPrompt: true, template: 'hub' }), want.generation, `${name} (built-in)`);
+        assert.equal(p.applyChatTemplate(messages, { addGenerationPrompt: true, template: variant.template }), want.generation, `${name} (built-in)`);
       }
     });
   }
@@ -99,9 +99,38 @@ describe('VipLlavaProcessor', () => {
     for (const f of readdirSync(TINY_LLAMA)) copyFileSync(join(TINY_LLAMA, f), join(dir, f));
     const pre = JSON.parse(readFileSync(join(dir, 'preprocessor_config.json'), 'utf8'));
     writeFileSync(join(dir, 'preprocessor_config.json'), JSON.stringify({ ...pre, size: { shortest_edge: 336 }, crop_size: { height: 336, width: 336 } }));
-    assert.equal((await VipLlavaProcessor.fromPretrained(dir)).settings.imageTokensPerImage, 576);
+    const p = await VipLlavaProcessor.fromPretrained(dir);
+    assert.deepEqual([p.patchSize, p.numAdditionalImageTokens, p.visionFeatureSelectStrategy, p.imageTokensPerImage], [14, 1, 'default', 576]);
+    // the attributes are settable, as transformers' are, and LlavaProcessor's rule applies: only "default" drops one
+    p.visionFeatureSelectStrategy = 'full';
+    assert.equal(p.imageTokensPerImage, 577);
+    p.numAdditionalImageTokens = 0;
+    p.visionFeatureSelectStrategy = null;
+    assert.equal(p.imageTokensPerImage, 576);
+    p.patchSize = 28;
+    assert.equal(p.imageTokensPerImage, 144);
+    const ids = await p.process({ text: '<image>', images: image('photo.jpg') });
+    assert.equal(ids.inputIds.dims[1], 1 + 144, 'the processor expands by its attributes');
+    // saved without them (before transformers 4.47): the model config's count, with the warning transformers gave
     rmSync(join(dir, 'processor_config.json'));
-    assert.equal((await VipLlavaProcessor.fromPretrained(dir)).settings.imageTokensPerImage, 16, 'from config.json (56 px / 14)');
+    const warnings: string[] = [];
+    const onWarning = (w: Error & { code?: string }) => w.code === 'VIPLLAVA_PROCESSOR_ATTRIBUTES' && warnings.push(w.message);
+    process.on('warning', onWarning);
+    const legacy = await VipLlavaProcessor.fromPretrained(dir);
+    await new Promise((r) => setImmediate(r));
+    process.off('warning', onWarning);
+    assert.equal(legacy.patchSize, null);
+    assert.equal(legacy.imageTokensPerImage, 16, 'from config.json (56 px / 14)');
+    assert.match(warnings[0] ?? '', /has no patch_size: add processor\.patch_size = 14, processor\.num_additional_image_tokens = 1 and processor\.vision_feature_select_strategy = "default"/);
+  });
+
+  test('tokenizer.paddingSide is settable, as the docs advise for batched generation', async () => {
+    const p = await VipLlavaProcessor.fromPretrained(TINY_LLAMA);
+    p.tokenizer.paddingSide = 'right';
+    assert.deepEqual((await p.process({ text: ['Hello world', 'Hi'] })).attentionMask.tolist(), [[1, 1, 1], [1, 1, 0]]);
+    p.tokenizer.paddingSide = 'left';
+    assert.deepEqual((await p.process({ text: ['Hello world', 'Hi'] })).attentionMask.tolist(), [[1, 1, 1], [0, 1, 1]]);
+    assert.throws(() => (p.tokenizer.paddingSide = 'middle' as 'left'), /paddingSide must be "left" or "right", got "middle"/);
   });
 
   test('right padding, no images, pad mode', async () => {

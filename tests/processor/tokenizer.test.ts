@@ -13,7 +13,8 @@ import { tokenizerGoldens } from '../helpers/processor_goldens.js';
 
 const goldens = tokenizerGoldens();
 
-for (const variant of VARIANTS) {
+// tiny-llama and tiny-mistral (Llama-2 vocabulary, <image> 32000, <pad> 32001); backbone_tokenizers.test.ts has the others.
+for (const variant of VARIANTS.filter((v) => v.name in goldens)) {
   describe(`tokenizer: ${variant.name}`, async () => {
     const merges = (JSON.parse(readFileSync(join(variant.dir, 'tokenizer.json'), 'utf8')) as { model: { merges: unknown[] } }).model.merges[0];
     const { tokenizer } = await VipLlavaProcessor.fromPretrained(variant.dir);

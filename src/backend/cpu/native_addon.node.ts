@@ -1,6 +1,8 @@
 /**
- * The compiled engine (native/, built by `npm install` through node-gyp), loaded once. If it was not built or
- * cannot load, the library runs on the reference kernels and says so once.
+ * The compiled engine (native/), loaded once through node-gyp-build: a build from source (build/Release, made by
+ * `npm install` through node-gyp) where there is one, else the package's prebuilt binary for this platform
+ * (prebuilds/<platform>-<arch>/, made by tools/prebuild.ts at `npm pack`). If neither loads, the library runs
+ * on the reference kernels and says so once.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -78,7 +80,8 @@ export function nativeAddon(): NativeAddon | null {
   }
   if (addon === undefined) {
     try {
-      addon = createRequire(import.meta.url)(fileURLToPath(new URL('../../../../build/Release/vipllava_native.node', import.meta.url))) as NativeAddon;
+      const load = createRequire(import.meta.url)('node-gyp-build') as (dir: string) => unknown;
+      addon = load(fileURLToPath(new URL('../../../../', import.meta.url))) as NativeAddon;
     } catch (e) {
       addon = null;
       const recorded = fileURLToPath(new URL('../../../../build/native-build-failed.txt', import.meta.url)); // native/record_build_failure.mjs
