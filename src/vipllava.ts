@@ -12,7 +12,7 @@ import { decodeTokens, generate, type TokenEvent } from './generation/generate.j
 import type { GenerateOptions } from './generation/options.js';
 import { openCheckpoint, readJson, type CheckpointFiles } from './io/checkpoint.js';
 import { readModelConfig, type TowerOptions } from './io/model_config.js';
-import { VipLlavaNetwork } from './models/vipllava.js';
+import { VipLlavaModelNetwork, VipLlavaNetwork, type VipLlavaBaseNetwork } from './models/vipllava.js';
 import type { Tensor } from './tensor/tensor.js';
 import { KV_DTYPES, WEIGHT_DTYPES, type KVDtype, type WeightDtype } from './vocabulary.js';
 import { repacks } from './weights/formats.js';
@@ -65,29 +65,48 @@ export async function loadConfig(source: string | CheckpointFiles, options: Towe
   return (await readModelConfig(openCheckpoint(source, options), options)).config;
 }
 
+type NetworkClass<T> = new (config: VipLlavaConfig, generationConfig: GenerationConfig, backend: Backend, kvCacheDtype: KVDtype) => T;
+
+/** A network of class `Network` loaded from a checkpoint; tensors matching `ignored` are skipped without a warning. */
+async function loadNetwork<T extends VipLlavaBaseNetwork>(Network: NetworkClass<T>, source: string | CheckpointFiles, options: FromPretrainedOptions, ignored?: RegExp): Promise<T> {
+  checkLoadOptions(options);
+  const checkpoint = openCheckpoint(source, options);
+  const { config, llava } = await readModelConfig(checkpoint, options);
+  const generationFile = await checkpoint.optionalFile('generation_config.json');
+  const generationConfig: GenerationConfig = generationFile
+    ? parseGenerationConfig(await readJson(generationFile), generationFile.name)
+    : { ...DEFAULT_GENERATION_CONFIG };
+  const backend = options.backend ?? (await createBackend(options));
+  const dtype = options.dtype ?? 'auto';
+  const model = new Network(config, generationConfig, backend, options.kvCacheDtype ?? 'float32');
+  // the original LLaVA format holds no vision tower of its own: the tower's checkpoint gives it
+  const files = [...(await weightFiles(checkpoint)), ...(llava ? await weightFiles(llava.tower) : [])];
+  await loadWeights(files, model.parameters(), backend, checkpoint.description, {
+    dtype,
+    quantizeVision: options.quantizeVision,
+    onProgress: options.onProgress,
+    packedCache: repacks(dtype) ? (options.packedCache === undefined ? defaultPackedCache : options.packedCache) : null,
+    activations: [config.vision_config.hidden_act, config.text_config.hidden_act, config.projector_hidden_act],
+    ignored,
+  });
+  return model;
+}
+
+/**
+ * VipLlavaModel as transformers has it: the vision tower, the projector and the text model, no LM head.
+ * `forward()` gives `lastHiddenState` (and, as asked, `hiddenStates`, `attentions`, `imageHiddenStates`). It loads
+ * every checkpoint VipLlavaForConditionalGeneration loads, leaving its lm_head unread.
+ */
+export class VipLlavaModel extends VipLlavaModelNetwork {
+  static fromPretrained(source: string | CheckpointFiles, options: FromPretrainedOptions = {}): Promise<VipLlavaModel> {
+    return loadNetwork(VipLlavaModel, source, options, /^lm_head\./);
+  }
+}
+
 export class VipLlavaForConditionalGeneration extends VipLlavaNetwork {
   /** Loads a checkpoint from a folder, the Hugging Face cache, the hub (downloading into the cache), or given files. */
-  static async fromPretrained(source: string | CheckpointFiles, options: FromPretrainedOptions = {}): Promise<VipLlavaForConditionalGeneration> {
-    checkLoadOptions(options);
-    const checkpoint = openCheckpoint(source, options);
-    const { config, llava } = await readModelConfig(checkpoint, options);
-    const generationFile = await checkpoint.optionalFile('generation_config.json');
-    const generationConfig: GenerationConfig = generationFile
-      ? parseGenerationConfig(await readJson(generationFile), generationFile.name)
-      : { ...DEFAULT_GENERATION_CONFIG };
-    const backend = options.backend ?? (await createBackend(options));
-    const dtype = options.dtype ?? 'auto';
-    const model = new VipLlavaForConditionalGeneration(config, generationConfig, backend, options.kvCacheDtype ?? 'float32');
-    // the original LLaVA format holds no vision tower of its own: the tower's checkpoint gives it
-    const files = [...(await weightFiles(checkpoint)), ...(llava ? await weightFiles(llava.tower) : [])];
-    await loadWeights(files, model.parameters(), backend, checkpoint.description, {
-      dtype,
-      quantizeVision: options.quantizeVision,
-      onProgress: options.onProgress,
-      packedCache: repacks(dtype) ? (options.packedCache === undefined ? defaultPackedCache : options.packedCache) : null,
-      activations: [config.vision_config.hidden_act, config.text_config.hidden_act, config.projector_hidden_act],
-    });
-    return model;
+  static fromPretrained(source: string | CheckpointFiles, options: FromPretrainedOptions = {}): Promise<VipLlavaForConditionalGeneration> {
+    return loadNetwork(VipLlavaForConditionalGeneration, source, options);
   }
 
   /** Every parameter the config implies, by canonical checkpoint name, with its shape. */

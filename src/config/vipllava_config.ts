@@ -1,5 +1,5 @@
 import { ACTIVATIONS, type Activation, type FloatDtype } from '../vocabulary.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, InputError } from '../errors.js';
 import { CLIP_VIT_L_14_336, numPatches, parseClipVisionConfig, type ClipVisionConfig } from './clip_vision_config.js';
 import { Fields, isObject, readDtype, show } from './fields.js';
 import { parseTextConfig, type TextConfig } from './text_config.js';
@@ -60,9 +60,21 @@ export class VipLlavaConfig {
 
   /** Indices into the vision tower's hidden_states tuple (0 = embeddings), in list order. */
   get featureLayerIndices(): number[] {
-    const list = Array.isArray(this.vision_feature_layers) ? this.vision_feature_layers : [this.vision_feature_layers];
-    const count = this.vision_config.num_hidden_layers + 1;
-    return list.map((v) => (v < 0 ? count + v : v));
+    return this.featureLayerIndicesOf(this.vision_feature_layers);
+  }
+
+  /**
+   * The hidden-state indices of other feature layers (a call's `visionFeatureLayers`): as many as the projector
+   * takes, each in range; `what` names them in errors.
+   */
+  featureLayerIndicesOf(layers: number | number[], what = 'vision_feature_layers'): number[] {
+    const list = Array.isArray(layers) ? layers : [layers];
+    const n = this.vision_config.num_hidden_layers;
+    const wanted = Array.isArray(this.vision_feature_layers) ? this.vision_feature_layers.length : 1;
+    if (list.length !== wanted || !list.every((v) => Number.isInteger(v) && v <= n && v >= -(n + 1))) {
+      throw new InputError(`${what} must be ${wanted === 1 ? 'one layer' : `${wanted} layers`} (the projector takes ${wanted} × ${this.vision_config.hidden_size} features) in ${-(n + 1)}..${n}, got ${JSON.stringify(layers)}`);
+    }
+    return list.map((v) => (v < 0 ? n + 1 + v : v));
   }
 
   /** Number of vision layers to run: the deepest selected hidden state. */

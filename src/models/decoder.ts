@@ -22,6 +22,19 @@ export interface TextForwardInputs {
   pastLength: number;
   /** [batch, pastLength + seq] 1 = attend; undefined when nothing is masked. */
   keyMask?: Uint8Array;
+  /** Collects what output_hidden_states / output_attentions return (the forward then keeps its intermediates). */
+  record?: ForwardRecord;
+}
+
+/**
+ * Where a forward copies what output_hidden_states / output_attentions return, allocated by the caller outside
+ * the forward's tidy scopes (so the copies outlive them; the caller releases them).
+ */
+export interface ForwardRecord {
+  /** L + 1 tensors [B, S, hidden]: the embeddings, then each layer's output, the last after the final norm (as transformers returns them). */
+  hiddenStates?: DeviceTensor[];
+  /** Per layer: the rotated queries [B, S, nh·d] and the keys attended [B, past + S, nkv·d], for attentionWeights(). */
+  attentions?: Array<{ q: DeviceTensor; k: DeviceTensor }>;
 }
 
 /** What every layer of one forward shares: the position inputs handed to the engine once. */
@@ -29,6 +42,8 @@ export interface TextForwardContext {
   inputs: PositionInputs;
   cache: KVCache | null;
   pastLength: number;
+  keyMask?: Uint8Array;
+  record?: ForwardRecord;
 }
 
 /**
@@ -61,12 +76,18 @@ export function attend(q: DeviceTensor, k: DeviceTensor, v: DeviceTensor, c: Tex
     k = ctx.cache.keys[layerIndex]; // [B, maxLength, nkv·d], first pastLength + S rows valid
     v = ctx.cache.values[layerIndex];
   }
+  const kvLength = ctx.pastLength + seq;
+  const recorded = ctx.record?.attentions?.[layerIndex];
+  if (recorded) {
+    ops.writeAt(recorded.q, q, 1, 0);
+    ops.writeAt(recorded.k, ctx.cache ? ops.narrow(k, 1, 0, kvLength) : k, 1, 0);
+  }
   return ops.attention(q, k, v, {
     numHeads: nh,
     numKvHeads: nkv,
     headDim: d,
     scale: d ** -0.5,
-    kvLength: ctx.pastLength + seq,
+    kvLength,
     causal: { pastLength: ctx.pastLength },
     keyMask: ctx.inputs,
     slidingWindow: c.sliding_window ?? undefined,
@@ -126,11 +147,17 @@ export class DecoderModel<P extends LayerParts = LayerParts> extends Module {
     for (const p of f.positions) if (p > maxPosition) maxPosition = p;
     const { invFreq, scaling } = this.rotary.forPositions(maxPosition);
     const inputs = inputsEmbeds.backend.positionInputs({ positions: f.positions, invFreq, ropeScaling: scaling, keyMask: f.keyMask });
-    const full: TextForwardContext = { inputs, cache: f.cache, pastLength: f.pastLength };
+    const full: TextForwardContext = { inputs, cache: f.cache, pastLength: f.pastLength, keyMask: f.keyMask, record: f.record };
+    const states = f.record?.hiddenStates;
     let h = inputsEmbeds;
-    for (const layer of this.layers) h = layer.forward(h, full);
+    for (const [i, layer] of this.layers.entries()) {
+      if (states) ops.writeAt(states[i], h, 1, 0);
+      h = layer.forward(h, full);
+    }
     inputs.release();
     f.cache?.advance(inputsEmbeds.dims[1]);
-    return this.norm.forward(h);
+    const out = this.norm.forward(h);
+    if (states) ops.writeAt(states[this.layers.length], out, 1, 0);
+    return out;
   }
 }

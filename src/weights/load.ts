@@ -25,6 +25,8 @@ export interface LoadWeightsOptions {
   packedCache?: PackedCache | null;
   /** The model's activations, for the engine's check. */
   activations?: readonly Activation[];
+  /** Canonical names of tensors the model leaves unread on purpose (VipLlavaModel's lm_head): skipped without a warning. */
+  ignored?: RegExp;
 }
 
 /** The weight files of a checkpoint: the shards its index names, or model.safetensors. */
@@ -69,7 +71,7 @@ function planShard(file: SafetensorsFile, params: Map<string, Parameter>, source
   for (const entry of file.entries.values()) {
     const key = canonicalKey(entry.name);
     const param = key === null ? undefined : params.get(key);
-    if (key !== null && !param && !UNUSED.test(key)) unused.push(entry.name);
+    if (key !== null && !param && !UNUSED.test(key) && !o.ignored?.test(key)) unused.push(entry.name);
     if (!param || key === null) continue;
     if (source.has(key)) throw new WeightsError(`${name}: tensor "${entry.name}" duplicates "${source.get(key)}" (both are ${key})`);
     const want = param.shape.join(', ');
