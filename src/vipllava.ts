@@ -6,13 +6,14 @@
 import type { Backend } from './backend/backend.js';
 import { checkBackendOptions, createBackend, type BackendOptions } from './backend/registry.js';
 import { oneOf } from './checks.js';
-import { DEFAULT_GENERATION_CONFIG, parseGenerationConfig, type GenerationConfig } from './config/generation_config.js';
+import { DEFAULT_GENERATION_CONFIG, type GenerationConfig } from './config/generation_config.js';
 import { VipLlavaConfig } from './config/vipllava_config.js';
 import { decodeTokens, generate, type TokenEvent } from './generation/generate.js';
 import type { GenerateOptions } from './generation/options.js';
-import { openCheckpoint, readJson, type CheckpointFiles } from './io/checkpoint.js';
+import { openCheckpoint, type CheckpointFiles } from './io/checkpoint.js';
 import { readModelConfig, type TowerOptions } from './io/model_config.js';
 import { VipLlavaModelNetwork, VipLlavaNetwork, type VipLlavaBaseNetwork } from './models/vipllava.js';
+import { readGenerationConfig } from './processor/llava_generation.js';
 import type { Tensor } from './tensor/tensor.js';
 import { KV_DTYPES, WEIGHT_DTYPES, type KVDtype, type WeightDtype } from './vocabulary.js';
 import { repacks } from './weights/formats.js';
@@ -72,10 +73,7 @@ async function loadNetwork<T extends VipLlavaBaseNetwork>(Network: NetworkClass<
   checkLoadOptions(options);
   const checkpoint = openCheckpoint(source, options);
   const { config, llava } = await readModelConfig(checkpoint, options);
-  const generationFile = await checkpoint.optionalFile('generation_config.json');
-  const generationConfig: GenerationConfig = generationFile
-    ? parseGenerationConfig(await readJson(generationFile), generationFile.name)
-    : { ...DEFAULT_GENERATION_CONFIG };
+  const generationConfig = await readGenerationConfig(checkpoint, llava, config.text_config.vocab_size);
   const backend = options.backend ?? (await createBackend(options));
   const dtype = options.dtype ?? 'auto';
   const model = new Network(config, generationConfig, backend, options.kvCacheDtype ?? 'float32');

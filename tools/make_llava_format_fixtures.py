@@ -20,6 +20,7 @@ like openai/clip-vit-large-patch14-336, and what transformers computes with the 
   (the added rows are not tokens of the original model).
 
 Run: python tools/make_llava_format_fixtures.py (transformers 5.18.0, torch, safetensors, sentencepiece).
+tools/make_llava_backbone_fixtures.py builds the Llama-3 and Phi-3 variants on the same tower with these helpers.
 """
 import json
 import math
@@ -185,8 +186,9 @@ def make_checkpoint(tower: CLIPModel) -> dict:
     return {**state}
 
 
-def hf_model(state: dict, tower: CLIPModel) -> VipLlavaForConditionalGeneration:
-    """The conversion transformers' convert_vipllava_weights_to_hf.py makes, on the same (fp16-stored) weights."""
+def hf_model(state: dict, tower: CLIPModel, text, vocab: int) -> VipLlavaForConditionalGeneration:
+    """The conversion transformers' convert_vipllava_weights_to_hf.py makes, on the same (fp16-stored) weights:
+    `text` is the text model's transformers config, `vocab` its vocabulary (the image token comes next)."""
     rename = [
         ("model.mm_projector.clip_layernorm.", "model.multi_modal_projector.projector_layernorm."),
         ("model.mm_projector.final_linear.0.", "model.multi_modal_projector.linear_1."),
@@ -203,10 +205,8 @@ def hf_model(state: dict, tower: CLIPModel) -> VipLlavaForConditionalGeneration:
                 k = new + k[len(old) :]
                 break
         hf_state[k] = v.to(torch.float32)
-    lm = json.load(open(os.path.join(OUT, "config.json")))
-    text = LlamaConfig(**{k: lm[k] for k in ["hidden_size", "intermediate_size", "num_attention_heads", "num_key_value_heads", "num_hidden_layers", "max_position_embeddings", "rms_norm_eps", "vocab_size", "rope_theta"]})
-    config = VipLlavaConfig(text_config=text.to_dict(), vision_config=tower.config.vision_config.to_dict(), image_token_index=VOCAB, projector_layernorm_eps=1e-5)
-    config.pad_token_id = VOCAB + 1
+    config = VipLlavaConfig(text_config=text.to_dict(), vision_config=tower.config.vision_config.to_dict(), image_token_index=vocab, projector_layernorm_eps=1e-5)
+    config.pad_token_id = vocab + 1
     model = VipLlavaForConditionalGeneration(config)
     missing, unexpected = model.load_state_dict(hf_state, strict=False)
     assert not unexpected, unexpected
@@ -219,18 +219,21 @@ def hf_model(state: dict, tower: CLIPModel) -> VipLlavaForConditionalGeneration:
     sigma = ((emb - mu).T @ (emb - mu)) / emb.shape[0]
     dist = torch.distributions.MultivariateNormal(mu, covariance_matrix=1e-5 * sigma + 1e-9 * torch.eye(mu.shape[0]))
     torch.manual_seed(5)
-    model.resize_token_embeddings(VOCAB + 2, 64)
-    n = model.model.language_model.embed_tokens.weight.shape[0] - VOCAB
-    model.model.language_model.embed_tokens.weight.data[VOCAB:] = torch.stack([dist.sample() for _ in range(n)])
-    model.lm_head.weight.data[VOCAB:] = torch.stack([dist.sample() for _ in range(n)])
+    model.resize_token_embeddings(vocab + 2, 64)
+    n = model.model.language_model.embed_tokens.weight.shape[0] - vocab
+    model.model.language_model.embed_tokens.weight.data[vocab:] = torch.stack([dist.sample() for _ in range(n)])
+    model.lm_head.weight.data[vocab:] = torch.stack([dist.sample() for _ in range(n)])
     return model.eval()
 
 
 class KeepVocabulary(LogitsProcessor):
-    """The original model has 32000 logits: the rows the conversion added are not among its choices."""
+    """The original model has `size` logits (32000 here): the rows the conversion added are not among its choices."""
+
+    def __init__(self, size: int = VOCAB):
+        self.size = size
 
     def __call__(self, input_ids, scores):
-        scores[:, VOCAB:] = -float("inf")
+        scores[:, self.size :] = -float("inf")
         return scores
 
 
@@ -298,7 +301,9 @@ def main():
     # the tower as stored (fp32 in its .bin), the rest as the .bin shards hold it (fp16)
     state = {k: v for k, v in state.items() if not k.startswith("model.vision_tower.")}
     state.update((f"model.vision_tower.vision_tower.{k}", v) for k, v in tower.state_dict().items() if k.startswith("vision_model.") and "post_layernorm" not in k)
-    goldens(hf_model(state, tower))
+    lm = json.load(open(os.path.join(OUT, "config.json")))
+    text = LlamaConfig(**{k: lm[k] for k in ["hidden_size", "intermediate_size", "num_attention_heads", "num_key_value_heads", "num_hidden_layers", "max_position_embeddings", "rms_norm_eps", "vocab_size", "rope_theta"]})
+    goldens(hf_model(state, tower, text, VOCAB))
 
 
 if __name__ == "__main__":

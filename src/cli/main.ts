@@ -25,9 +25,10 @@ const USAGE = `usage:
   vipllava worker --queue redis://host:port [--batch-size N] [--model <dir|hub-id>]
   vipllava vipbench --data <ViP-Bench dir> --split bbox|human --out answers.json [--judge URL --judge-model M]
   vipllava download <hub-id>
-  vipllava convert --model <dir|hub-id> --out <dir> [--max-shard-gb 5]
+  vipllava convert --model <dir|hub-id> --out <dir> [--max-shard-gb 5] [--vision-tower <dir|hub-id>]
                             any checkpoint this reads (safetensors in any key layout, PyTorch .bin) written in the
-                            hub's safetensors layout
+                            hub's safetensors layout; an original ViP-LLaVA checkpoint (mucai/vip-llava-*) becomes a
+                            complete llava-hf one (its vision tower, <image> and <pad> tokens, processor files)
 
 --model defaults to the small model shipped with the package (models/vip-llava-synthetic), trained on a
 synthetic world of coloured shapes; it knows nothing else. eval answers the held-out questions of that
@@ -62,6 +63,8 @@ engine options (generate, chat, eval, serve):
 common options:
   --revision R              hub branch, tag or commit (default main)
   --offline                 use only local folders and the Hugging Face cache
+  --vision-tower DIR|ID     where an original ViP-LLaVA checkpoint's vision tower is read from (default: the hub
+                            id its config names, openai/clip-vit-large-patch14-336)
   --verbose                 print stack traces
   --version                 print the version
 environment: HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE`;
@@ -93,6 +96,7 @@ function parse(argv: string[]) {
         'kv-cache': { type: 'string' },
         data: { type: 'string' },
         'max-shard-gb': { type: 'string' },
+        'vision-tower': { type: 'string' },
         version: { type: 'boolean', default: false },
         ...GENERATION_FLAGS,
         ...VISUAL_PROMPT_FLAGS,
@@ -127,6 +131,7 @@ async function main(argv: string[]): Promise<void> {
   const hub = {
     revision: values.revision,
     localFilesOnly: values.offline || undefined,
+    visionTower: values['vision-tower'],
     onProgress: progressBar(),
     ...engineOptions(values),
   };

@@ -20,6 +20,9 @@ const FEATURE_LAYERS = [-2, -5, -8, -11, 6];
 /** Conversation templates the original eval scripts choose (llava/eval/model_vqa*.py). */
 export type LlavaTemplate = 'llava_v1' | 'llava_llama_3' | 'llava_phi_3';
 
+/** What llava/eval/model_vqa.py stops generation at besides the tokenizer's eos (its `terminators`), per template. */
+const TEMPLATE_STOPS: Record<LlavaTemplate, string[]> = { llava_v1: [], llava_llama_3: ['<|eot_id|>'], llava_phi_3: ['<|end|>'] };
+
 /** Whether a config.json is in the original LLaVA format. */
 export function isLlavaConfig(json: Json): boolean {
   return typeof json.model_type === 'string' && json.model_type in TEXT_MODEL_TYPES;
@@ -32,13 +35,33 @@ export interface LlavaSettings {
   /** image_aspect_ratio: "pad" pads to a square of the mean colour (expand2square); otherwise the processor as is. */
   imageAspectRatio: 'pad' | 'crop';
   template: LlavaTemplate;
+  /** Tokens generation stops at besides the tokenizer's eos, as model_vqa.py's `terminators` list them. */
+  stopTokens: string[];
+  /**
+   * Whether the eval loads the tokenizer as a fast one (llava/model/builder.py: use_fast=True for Phi-3 checkpoints,
+   * False for the others). Without a tokenizer.json,
+   * transformers 4.37.2 (ViP-LLaVA's pin) then converts tokenizer.model with a normalizer that prepends "▁" to every
+   * text between special tokens, whatever tokenizer_config.json's `legacy` says.
+   */
+  fastTokenizer: boolean;
+}
+
+/**
+ * The model name the eval scripts test for "llama-3" / "phi-3": get_model_name_from_path (llava/mm_utils.py) of a
+ * folder, or of a hub id (given as `owner/name@revision`, as checkpoints describe themselves, or plain).
+ */
+export function evalModelName(name: string): string {
+  const hub = /^([\w.-]+\/[\w.-]+)@.+$/.exec(name);
+  const parts = (hub ? hub[1] : name).replace(/[\\/]+$/, '').split(/[\\/]/);
+  const last = parts[parts.length - 1];
+  return last.startsWith('checkpoint-') && parts.length > 1 ? `${parts[parts.length - 2]}_${last}` : last;
 }
 
 const fail = (source: string, key: string, why: string): never => {
   throw new ConfigError(`${source}: ${key} ${why}`);
 };
 
-/** The settings of an original config; `name` is the checkpoint's folder or hub id (the eval scripts look at it). */
+/** The settings of an original config; `name` is the checkpoint's folder or hub id (the eval scripts look at its last part). */
 export function llavaSettings(json: Json, name: string, source = 'config.json'): LlavaSettings {
   const tower = json.mm_vision_tower ?? json.vision_tower;
   if (typeof tower !== 'string') fail(source, 'mm_vision_tower', `is missing or not a string (got ${show(tower)})`);
@@ -53,9 +76,9 @@ export function llavaSettings(json: Json, name: string, source = 'config.json'):
   if ((json.mm_patch_merge_type ?? 'flat') !== 'flat') fail(source, 'mm_patch_merge_type', `is ${show(json.mm_patch_merge_type)}; only "flat" is supported`);
   const aspect = json.image_aspect_ratio ?? null;
   if (aspect !== null && aspect !== 'pad' && aspect !== 'square') fail(source, 'image_aspect_ratio', `is ${show(aspect)}; "pad" or none are supported`);
-  const lower = name.toLowerCase();
+  const lower = evalModelName(name).toLowerCase();
   const template: LlavaTemplate = lower.includes('llama-3') ? 'llava_llama_3' : lower.includes('phi-3') || json.model_type === 'llava_phi3' ? 'llava_phi_3' : 'llava_v1';
-  return { visionTower, imageAspectRatio: aspect === 'pad' ? 'pad' : 'crop', template };
+  return { visionTower, imageAspectRatio: aspect === 'pad' ? 'pad' : 'crop', template, stopTokens: TEMPLATE_STOPS[template], fastTokenizer: template === 'llava_phi_3' };
 }
 
 /**

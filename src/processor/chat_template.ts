@@ -51,25 +51,31 @@ const SYSTEM = (sentence: string) =>
   `{% set ns = namespace(system=${JSON.stringify(sentence)}) %}` +
   "{% for message in messages %}{% if message['role'] == 'system' %}{% set ns.system = message['content'] | selectattr('type', 'equalto', 'text') | map(attribute='text') | join('') %}{% endif %}{% endfor %}";
 
-/** A message's images (one `<image>\n` each), then its text. */
-const CONTENT =
-  "{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}{{ '<image>\n' }}{% endfor %}" +
-  "{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}{{ content['text'] }}{% endfor %}";
+/**
+ * A non-system message as get_prompt() writes it for LLAMA_3 / Phi_3: the header; then, unless the message is empty,
+ * its images (one `<image>\n` each), its text and `end` (left out when the text already holds `<|eot_id|>`: both
+ * styles test for that token).
+ */
+const TURN = (header: string, end: string) =>
+  "{% for message in messages %}{% if message['role'] != 'system' %}" +
+  "{% set text = message['content'] | selectattr('type', 'equalto', 'text') | map(attribute='text') | join('') %}" +
+  "{% set images = message['content'] | selectattr('type', 'equalto', 'image') | list %}" +
+  `{{ ${header} }}{% if text or images | length > 0 %}` +
+  "{% for content in images %}{{ '<image>\n' }}{% endfor %}{{ text }}" +
+  `{% if '<|eot_id|>' not in text %}{{ ${JSON.stringify(end)} }}{% endif %}{% endif %}{% endif %}{% endfor %}`;
 
 /** conv_llava_llama_3 (SeparatorStyle.LLAMA_3): the system block (with its own <|begin_of_text|>) when there is a system text. */
 const LLAVA_LLAMA_3_TEMPLATE =
   SYSTEM(LLAVA_VISION_SYSTEM_PROMPT) +
   "{% if ns.system %}{{ '<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n' + ns.system + '<|eot_id|>' }}{% endif %}" +
-  "{% for message in messages %}{% if message['role'] != 'system' %}{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n' }}" +
-  `${CONTENT}{{ '<|eot_id|>' }}{% endif %}{% endfor %}` +
+  TURN("'<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'", '<|eot_id|>') +
   "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}";
 
 /** conv_llava_phi_3 (SeparatorStyle.Phi_3). */
 const LLAVA_PHI_3_TEMPLATE =
   SYSTEM(LLAVA_VISION_SYSTEM_PROMPT) +
   "{% if ns.system %}{{ '<|system|>\n' + ns.system + '<|end|>\n' }}{% endif %}" +
-  "{% for message in messages %}{% if message['role'] != 'system' %}{{ '<|' + message['role'] + '|>\n' }}" +
-  `${CONTENT}{{ '<|end|>\n' }}{% endif %}{% endfor %}` +
+  TURN("'<|' + message['role'] + '|>\n'", '<|end|>\n') +
   "{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %}";
 
 export const BUILTIN_TEMPLATES = { hub: HUB_TEMPLATE, llava_v1: LLAVA_V1_TEMPLATE, llava_llama_3: LLAVA_LLAMA_3_TEMPLATE, llava_phi_3: LLAVA_PHI_3_TEMPLATE } as const;

@@ -17,8 +17,8 @@ import { Tensor } from '../tensor/tensor.js';
 import { BUILTIN_TEMPLATES, renderChatTemplate, type BuiltinTemplate, type ChatMessage } from './chat_template.js';
 import type { ImageInput } from './image.js';
 import { checkAspect, CLIPImageProcessor, type ImageAspectRatio } from './image_processor.js';
-import { parseSentencePieceModel, tokenizerJsonFromSentencePiece } from './sentencepiece.js';
-import { VipLlavaTokenizer, type PaddingSide } from './tokenizer.js';
+import { loadTokenizer } from './tokenizer_files.js';
+import type { PaddingSide, VipLlavaTokenizer } from './tokenizer.js';
 
 export interface ProcessInputs {
   /** One prompt or a batch; `<image>` marks where each image goes, in order. */
@@ -92,14 +92,11 @@ export class VipLlavaProcessor {
       const source = await from.optionalFile(file);
       return source ? { json: await readJson(source), path: source.name } : null;
     };
-    const tokenizerConfig = await optionalJson('tokenizer_config.json');
-    const specialTokens = await optionalJson('special_tokens_map.json');
-    const tokenizer = await loadTokenizer(snapshot, tokenizerConfig?.json ?? {}, specialTokens?.json ?? {});
-
     const modelConfig = await optionalJson('config.json');
     if (modelConfig && isLlavaConfig(modelConfig.json)) {
       // the original LLaVA format: the tower's image processor, the template its eval scripts pick, its tokenization
       const { config, llava } = await readModelConfig(snapshot, options);
+      const { tokenizer } = await loadTokenizer(snapshot, { prependNormalizer: llava!.fastTokenizer });
       const image = await optionalJson('preprocessor_config.json', llava!.tower);
       if (!image) throw new ConfigError(`${llava!.tower.description} (the vision tower) has no preprocessor_config.json`);
       const text = BUILTIN_TEMPLATES[llava!.template];
@@ -114,6 +111,7 @@ export class VipLlavaProcessor {
       return new VipLlavaProcessor(tokenizer, new CLIPImageProcessor(parseImageProcessorConfig(image.json, image.path), llava!.imageAspectRatio), settings, attributes);
     }
 
+    const { tokenizer, config: tokenizerConfig } = await loadTokenizer(snapshot);
     const processorConfig = await optionalJson('processor_config.json');
     const preprocessor = await optionalJson('preprocessor_config.json');
     const nested = processorConfig && isObject(processorConfig.json.image_processor) ? processorConfig.json.image_processor : null;
@@ -213,22 +211,6 @@ export class VipLlavaProcessor {
     }
     return out;
   }
-}
-
-/** tokenizer.json, else (the original LLaVA checkpoints) the SentencePiece tokenizer.model converted as transformers converts it. */
-async function loadTokenizer(snapshot: CheckpointFiles, config: Json, specialTokens: Json): Promise<VipLlavaTokenizer> {
-  const json = await snapshot.optionalFile('tokenizer.json');
-  if (json) return new VipLlavaTokenizer(await readJson(json), config, specialTokens, json.name);
-  const spm = await snapshot.optionalFile('tokenizer.model');
-  if (!spm) throw new ConfigError(`${snapshot.description} has no tokenizer.json (nor a SentencePiece tokenizer.model)`);
-  let bytes: Uint8Array;
-  try {
-    bytes = await spm.read(0, await spm.size());
-  } finally {
-    await spm.close();
-  }
-  const converted = tokenizerJsonFromSentencePiece(parseSentencePieceModel(bytes, spm.name), config, spm.name);
-  return new VipLlavaTokenizer(converted, config, specialTokens, spm.name);
 }
 
 /** LlavaProcessor's count for images of the processor's output size, or null without a patch size (or a fixed size). */

@@ -5,6 +5,9 @@
  * order, merges for every split of a piece into two pieces ranked by the merged piece's id, a Metaspace
  * pre-tokenizer (prepend "always" when legacy, "first" otherwise), Llama's decoder, BOS/EOS from
  * tokenizer_config.json, control pieces as special added tokens and user-defined pieces as plain ones.
+ * With `prependNormalizer`, what transformers 4.37 and older made of it for LlamaTokenizerFast instead: no
+ * pre-tokenizer and a Prepend("▁") + Replace(" ", "▁") normalizer, which puts "▁" before every text between
+ * special tokens (even one that starts with a space) whatever `legacy` says.
  */
 import { ConfigError } from '../errors.js';
 import type { Json } from '../config/fields.js';
@@ -112,10 +115,19 @@ function mergesOf(pieces: readonly SentencePiece[], ids: Map<string, number>): A
   return merges.map((m) => [m.left, m.right]);
 }
 
+/** transformers 4.37's LlamaConverter.normalizer. */
+const PREPEND_NORMALIZER = {
+  type: 'Sequence',
+  normalizers: [
+    { type: 'Prepend', prepend: '▁' },
+    { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
+  ],
+};
+
 const tokenText = (v: unknown): string | null => (typeof v === 'string' ? v : v && typeof v === 'object' && typeof (v as Json).content === 'string' ? ((v as Json).content as string) : null);
 
-/** The tokenizer.json transformers makes of a tokenizer.model with this tokenizer_config.json. */
-export function tokenizerJsonFromSentencePiece(model: SentencePieceModel, config: Json, what = 'tokenizer.model'): Json {
+/** The tokenizer.json transformers makes of a tokenizer.model with this tokenizer_config.json (see the file's comment). */
+export function tokenizerJsonFromSentencePiece(model: SentencePieceModel, config: Json, what = 'tokenizer.model', { prependNormalizer = false } = {}): Json {
   if (model.modelType !== 'bpe') throw new ConfigError(`${what}: a SentencePiece ${model.modelType} model; only BPE models (Llama's, Vicuna's, Phi-3's) are supported`);
   const ids = new Map<string, number>();
   model.pieces.forEach((p, i) => ids.set(p.piece, i)); // a repeated piece keeps its last id, as the Python dict does
@@ -161,8 +173,8 @@ export function tokenizerJsonFromSentencePiece(model: SentencePieceModel, config
     truncation: null,
     padding: null,
     added_tokens: [...added.values()].sort((a, b) => (a.id as number) - (b.id as number)),
-    normalizer: null,
-    pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: addPrefixSpace ? (legacy ? 'always' : 'first') : 'never', split: false },
+    normalizer: prependNormalizer ? PREPEND_NORMALIZER : null,
+    pre_tokenizer: prependNormalizer ? null : { type: 'Metaspace', replacement: '▁', prepend_scheme: addPrefixSpace ? (legacy ? 'always' : 'first') : 'never', split: false },
     post_processor: { type: 'TemplateProcessing', single, pair, special_tokens: specialTokens },
     decoder: {
       type: 'Sequence',
@@ -170,7 +182,7 @@ export function tokenizerJsonFromSentencePiece(model: SentencePieceModel, config
         { type: 'Replace', pattern: { String: '▁' }, content: ' ' },
         { type: 'ByteFallback' },
         { type: 'Fuse' },
-        ...(addPrefixSpace ? [{ type: 'Strip', content: ' ', start: 1, stop: 0 }] : []),
+        ...(addPrefixSpace || prependNormalizer ? [{ type: 'Strip', content: ' ', start: 1, stop: 0 }] : []),
       ],
     },
     model: {

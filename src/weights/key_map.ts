@@ -32,9 +32,12 @@ const RULES: ReadonlyArray<readonly [RegExp, string]> = [
  */
 const DROPPED = /(^|\.)(position_ids|inv_freq)$|^model\.vision_tower\.vision_tower\./;
 
+/** What a vision tower's own CLIPModel checkpoint holds besides the vision model: the text half and the projections. */
+export const NOT_VIPLLAVA = /^(text_model\.|visual_projection\.|text_projection\.|logit_scale$)/;
+
 /**
- * Parameters checkpoints carry that VipLlava never uses: CLIP's final norm (the features come from hidden
- * states) and, in a vision tower's own CLIPModel checkpoint, the text half and the projections.
+ * Tensors checkpoints carry that VipLlava never uses: NOT_VIPLLAVA, and CLIP's final norm (the features come
+ * from hidden states), which is a parameter of transformers' VipLlava all the same.
  */
 export const UNUSED = /(^|\.)post_layernorm\.|^(text_model\.|visual_projection\.|text_projection\.|logit_scale$)/;
 
