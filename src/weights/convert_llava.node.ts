@@ -11,7 +11,7 @@
  * checkpoint has are kept: a vocabulary that already covers the new ids (Phi-3's 32064 rows) is written as it is.
  */
 import { isLlavaConfig, type LlavaSettings } from '../config/llava_config.js';
-import type { Json } from '../config/fields.js';
+import { isObject, type Json } from '../config/fields.js';
 import { ConfigError, WeightsError } from '../errors.js';
 import { readText, type ByteSource } from '../io/byte_source.js';
 import { readJson, type CheckpointFiles } from '../io/checkpoint.js';
@@ -20,7 +20,7 @@ import { parseSentencePieceModel, tokenizerJsonFromSentencePiece } from '../proc
 import { bfloat16ToFloat32, float32ToBfloat16, float32ToHalf, halfToFloatTable } from '../tensor/float16.js';
 import { floatKeys, jsonText } from './json_text.js';
 import { hubKey } from './key_map.js';
-import { extendTokenizerJson, hfChatTemplate, hfConfig, hfPreprocessorConfig, hfProcessorConfig, hfSpecialTokensMap, hfTokenizerConfig, hfVocabulary, type HfVocabulary } from './llava_hf_files.js';
+import { extendTokenizerJson, hfChatTemplate, hfConfig, hfGenerationConfig, hfPreprocessorConfig, hfProcessorConfig, hfSpecialTokensMap, hfTokenizerConfig, hfVocabulary, type HfVocabulary } from './llava_hf_files.js';
 import type { PlannedTensor } from './shard_writer.node.js';
 
 /** An original-format checkpoint, with what its conversion needs. */
@@ -122,7 +122,7 @@ function encodeRow(values: Float64Array, dtype: string): Uint8Array {
  * The files beside the weights, by name: config.json, tokenizer.json (the source's, else its tokenizer.model
  * converted as a load converts it), tokenizer_config.json, special_tokens_map.json, the tower's
  * preprocessor_config.json, processor_config.json and the chat template the original's eval uses;
- * generation_config.json and tokenizer.model as they are.
+ * generation_config.json with the eval's stops (hfGenerationConfig), and tokenizer.model as it is.
  */
 export async function llavaFiles(checkpoint: CheckpointFiles, source: LlavaSource): Promise<Map<string, string | Uint8Array>> {
   const v = source.vocabulary;
@@ -143,10 +143,11 @@ export async function llavaFiles(checkpoint: CheckpointFiles, source: LlavaSourc
   write('processor_config.json', hfProcessorConfig(source.patchSize));
   write('chat_template.json', hfChatTemplate(source.settings.template));
 
-  for (const name of ['generation_config.json', 'tokenizer.model']) {
-    const file = await readAll(checkpoint, name);
-    if (file) files.set(name, file.bytes);
-  }
+  const generation = await optionalJson(checkpoint, 'generation_config.json');
+  const eos = tokenText(tokenizerConfig?.json.eos_token) ?? tokenText(specialTokens?.json.eos_token);
+  write('generation_config.json', hfGenerationConfig(generation?.json ?? {}, source.settings.stopTokens, eos, tokenizer.json, v), generation?.floats);
+  const model = await readAll(checkpoint, 'tokenizer.model');
+  if (model) files.set('tokenizer.model', model.bytes);
   return files;
 }
 
@@ -177,6 +178,9 @@ async function optionalJson(checkpoint: CheckpointFiles, name: string): Promise<
   const file = await checkpoint.optionalFile(name);
   return file ? jsonFile(file) : null;
 }
+
+/** A special-token entry: "<s>" or {"content": "<s>", ...}. */
+const tokenText = (v: unknown): string | null => (typeof v === 'string' ? v : isObject(v) && typeof v.content === 'string' ? v.content : null);
 
 async function readAll(checkpoint: CheckpointFiles, name: string): Promise<{ bytes: Uint8Array; name: string } | null> {
   const file = await checkpoint.optionalFile(name);

@@ -110,3 +110,20 @@ export function hfProcessorConfig(patchSize: number): Json {
 export function hfChatTemplate(template: LlavaTemplate): Json {
   return { chat_template: BUILTIN_TEMPLATES[template] };
 }
+
+/**
+ * generation_config.json with what the original eval adds on load (processor/llava_generation.ts), so the converted
+ * checkpoint generates as the eval did: its terminators (the tokenizer's eos, then `stopTokens`) as the eos list,
+ * and every id the eval's model had no row for (past the original rows or past len(tokenizer): the added
+ * `<image>`, `<pad>` and padding rows) suppressed.
+ */
+export function hfGenerationConfig(json: Json, stopTokens: readonly string[], eosToken: string | null, tokenizer: Json, v: HfVocabulary): Json {
+  const ids = tokenizerIds(tokenizer);
+  const stops = [eosToken, ...stopTokens].map((t) => (t === null ? undefined : ids.get(t))).filter((id): id is number => id !== undefined);
+  const eos = [...new Set(stops)];
+  const known = Math.min(v.original, v.imageTokenId); // the eval's rows: the checkpoint's, cut to len(tokenizer)
+  const existing = Array.isArray(json.suppress_tokens) ? (json.suppress_tokens as unknown[]).filter((id): id is number => typeof id === 'number') : [];
+  const suppress = [...new Set([...existing, ...Array.from({ length: v.padded - known }, (_, i) => known + i)])];
+  return { ...json, ...(eos.length > 0 ? { eos_token_id: eos.length === 1 ? eos[0] : eos } : {}), suppress_tokens: suppress };
+}
+

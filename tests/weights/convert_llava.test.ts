@@ -173,6 +173,24 @@ for (const v of VARIANTS) {
       assert.ok(compared >= 2, `${compared} cases with images`);
     });
 
+    test("generates as the original-format load does: the eval's terminators and suppressed ids are in generation_config.json", async () => {
+      const converted = await VipLlavaForConditionalGeneration.fromPretrained(out);
+      const original = await VipLlavaForConditionalGeneration.fromPretrained(checkpoint, { visionTower: TOWER });
+      assert.deepEqual([converted.generationConfig.eos_token_id].flat(), [original.generationConfig.eos_token_id].flat());
+      const [from, to] = [original.config.image_token_index, converted.config.image_token_index];
+      const suppressed = new Set(converted.generationConfig.suppress_tokens ?? []);
+      assert.ok(suppressed.has(to), 'the image token is never generated');
+      for (let id = 0; id < Math.min(from, original.config.text_config.vocab_size); id++) if (suppressed.has(id) && !(original.generationConfig.suppress_tokens ?? []).includes(id)) assert.fail(`id ${id} suppressed`);
+      const pixels = await goldenPixels(v.name);
+      const perImage = pixels.size / pixels.dims[0];
+      for (const [i, c] of golden.cases.entries()) {
+        if (!c.new_tokens) continue;
+        const pixelValues = new Tensor('float32', pixels.toFloat32().slice(i * perImage, (i + 1) * perImage), [1, ...pixels.dims.slice(1)]);
+        const out = await converted.generate({ inputIds: [c.input_ids.map((t) => (t === from ? to : t))], pixelValues, maxNewTokens: c.new_tokens.length });
+        assert.deepEqual(Array.from(out.data, Number).slice(c.input_ids.length), c.new_tokens, `case ${i}`);
+      }
+    });
+
     test('converting the converted checkpoint again changes no byte', async () => {
       const again = tempDir(`converted-again-${v.name}`);
       await convertCheckpoint(out, again);
