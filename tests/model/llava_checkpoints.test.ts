@@ -4,6 +4,7 @@
  * picks the llava_v1 template (none of the names says "llama-3" or "phi-3") and answers as transformers does.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { VipLlavaForConditionalGeneration, VipLlavaProcessor } from '../../src/index.node.js';
@@ -37,3 +38,14 @@ describe('the published Vicuna ViP-LLaVA repositories by hub id', () => {
     });
   }
 });
+
+test('vipllava info describes an original checkpoint with its tower', () => {
+  const args = ['info', '--model', join(FIXTURES, 'tiny-vip-llava-7b'), '--vision-tower', join(FIXTURES, 'tiny-clip-tower')];
+  const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'src', 'cli', 'main.js'), ...args], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /vision\s+CLIP, 10 layers, hidden 16, 28px \/ patch 14 → 4 image tokens/);
+  assert.match(r.stdout, /weights in shards \(pytorch_model\.bin\.index\.json\)/);
+  assert.match(r.stdout, /processor\s+resize shortest edge 28, crop 28×28, 4 <image> tokens per image/);
+  assert.match(r.stdout, /chat template\s+the built-in llava_v1 template/);
+});
+
