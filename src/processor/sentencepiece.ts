@@ -11,6 +11,7 @@
  */
 import { ConfigError } from '../errors.js';
 import type { Json } from '../config/fields.js';
+import { tokenString } from './tokenizer.js';
 
 /** sentencepiece_model.proto's SentencePiece.Type. */
 const PIECE_TYPE = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6 } as const;
@@ -124,7 +125,6 @@ const PREPEND_NORMALIZER = {
   ],
 };
 
-const tokenText = (v: unknown): string | null => (typeof v === 'string' ? v : v && typeof v === 'object' && typeof (v as Json).content === 'string' ? ((v as Json).content as string) : null);
 
 /** The tokenizer.json transformers makes of a tokenizer.model with this tokenizer_config.json (see the file's comment). */
 export function tokenizerJsonFromSentencePiece(model: SentencePieceModel, config: Json, what = 'tokenizer.model', { prependNormalizer = false } = {}): Json {
@@ -140,7 +140,7 @@ export function tokenizerJsonFromSentencePiece(model: SentencePieceModel, config
   const decoder = config.added_tokens_decoder;
   if (decoder && typeof decoder === 'object' && !Array.isArray(decoder)) {
     for (const [id, t] of Object.entries(decoder as Record<string, Json>)) {
-      const content = tokenText(t);
+      const content = tokenString(t);
       if (content !== null) added.set(content, { ...special(Number(id), content, t.special !== false), lstrip: t.lstrip === true, rstrip: t.rstrip === true, single_word: t.single_word === true, normalized: t.normalized === true });
     }
   }
@@ -148,13 +148,13 @@ export function tokenizerJsonFromSentencePiece(model: SentencePieceModel, config
     if ((p.type === PIECE_TYPE.control || p.type === PIECE_TYPE.userDefined) && !added.has(p.piece)) added.set(p.piece, special(id, p.piece, p.type === PIECE_TYPE.control));
   });
   for (const key of ['unk_token', 'bos_token', 'eos_token', 'pad_token']) {
-    const content = tokenText(config[key]);
+    const content = tokenString(config[key]);
     const id = content === null ? undefined : ids.get(content);
     if (content !== null && id !== undefined && !added.has(content)) added.set(content, special(id, content, true));
   }
 
-  const bos = tokenText(config.bos_token) ?? '<s>';
-  const eos = tokenText(config.eos_token) ?? '</s>';
+  const bos = tokenString(config.bos_token) ?? '<s>';
+  const eos = tokenString(config.eos_token) ?? '</s>';
   const addBos = config.add_bos_token !== false;
   const addEos = config.add_eos_token === true;
   const seq = (id: 'A' | 'B', type: number) => ({ Sequence: { id, type_id: type } });

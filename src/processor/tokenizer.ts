@@ -93,7 +93,7 @@ function cleanUpSpaces(text: string): string {
 }
 
 /** A special-token entry of tokenizer_config.json: "<s>" or {"content": "<s>", ...}. */
-function tokenString(v: unknown): string | null {
+export function tokenString(v: unknown): string | null {
   if (typeof v === 'string') return v;
   if (isObject(v) && typeof v.content === 'string') return v.content;
   return null;

@@ -29,6 +29,12 @@ export async function loadTokenizer(snapshot: CheckpointFiles, { prependNormaliz
   const specialTokens = (await optionalJson(snapshot, 'special_tokens_map.json'))?.json ?? {};
   const json = await snapshot.optionalFile('tokenizer.json');
   if (json) return { tokenizer: new VipLlavaTokenizer(await readJson(json), config?.json ?? {}, specialTokens, json.name), config };
+  const converted = await sentencePieceTokenizerJson(snapshot, config?.json ?? {}, { prependNormalizer });
+  return { tokenizer: new VipLlavaTokenizer(converted.json, config?.json ?? {}, specialTokens, converted.name), config };
+}
+
+/** The tokenizer.json a checkpoint's SentencePiece tokenizer.model converts to (an error naming it when it has none). */
+export async function sentencePieceTokenizerJson(snapshot: CheckpointFiles, config: Json, { prependNormalizer = false } = {}): Promise<{ json: Json; name: string }> {
   const spm = await snapshot.optionalFile('tokenizer.model');
   if (!spm) throw new ConfigError(`${snapshot.description} has no tokenizer.json (nor a SentencePiece tokenizer.model)`);
   let bytes: Uint8Array;
@@ -37,6 +43,5 @@ export async function loadTokenizer(snapshot: CheckpointFiles, { prependNormaliz
   } finally {
     await spm.close();
   }
-  const converted = tokenizerJsonFromSentencePiece(parseSentencePieceModel(bytes, spm.name), config?.json ?? {}, spm.name, { prependNormalizer });
-  return { tokenizer: new VipLlavaTokenizer(converted, config?.json ?? {}, specialTokens, spm.name), config };
+  return { json: tokenizerJsonFromSentencePiece(parseSentencePieceModel(bytes, spm.name), config, spm.name, { prependNormalizer }), name: spm.name };
 }

@@ -11,12 +11,13 @@
  * checkpoint has are kept: a vocabulary that already covers the new ids (Phi-3's 32064 rows) is written as it is.
  */
 import { isLlavaConfig, type LlavaSettings } from '../config/llava_config.js';
-import { isObject, type Json } from '../config/fields.js';
+import type { Json } from '../config/fields.js';
 import { ConfigError, WeightsError } from '../errors.js';
 import { readText, type ByteSource } from '../io/byte_source.js';
 import { readJson, type CheckpointFiles } from '../io/checkpoint.js';
 import { readModelConfig, type TowerOptions } from '../io/model_config.js';
-import { parseSentencePieceModel, tokenizerJsonFromSentencePiece } from '../processor/sentencepiece.js';
+import { tokenString } from '../processor/tokenizer.js';
+import { sentencePieceTokenizerJson } from '../processor/tokenizer_files.js';
 import { bfloat16ToFloat32, float32ToBfloat16, float32ToHalf, halfToFloatTable } from '../tensor/float16.js';
 import { floatKeys, jsonText } from './json_text.js';
 import { hubKey } from './key_map.js';
@@ -144,7 +145,7 @@ export async function llavaFiles(checkpoint: CheckpointFiles, source: LlavaSourc
   write('chat_template.json', hfChatTemplate(source.settings.template));
 
   const generation = await optionalJson(checkpoint, 'generation_config.json');
-  const eos = tokenText(tokenizerConfig?.json.eos_token) ?? tokenText(specialTokens?.json.eos_token);
+  const eos = tokenString(tokenizerConfig?.json.eos_token) ?? tokenString(specialTokens?.json.eos_token);
   write('generation_config.json', hfGenerationConfig(generation?.json ?? {}, source.settings.stopTokens, eos, tokenizer.json, v), generation?.floats);
   const model = await readAll(checkpoint, 'tokenizer.model');
   if (model) files.set('tokenizer.model', model.bytes);
@@ -158,9 +159,7 @@ export async function llavaFiles(checkpoint: CheckpointFiles, source: LlavaSourc
 async function tokenizerJson(checkpoint: CheckpointFiles, config: Json, prependNormalizer: boolean): Promise<JsonFile> {
   const file = await optionalJson(checkpoint, 'tokenizer.json');
   if (file) return file;
-  const spm = await readAll(checkpoint, 'tokenizer.model');
-  if (!spm) throw new ConfigError(`${checkpoint.description} has no tokenizer.json (nor a SentencePiece tokenizer.model)`);
-  return { json: tokenizerJsonFromSentencePiece(parseSentencePieceModel(spm.bytes, spm.name), config, spm.name, { prependNormalizer }), name: spm.name, floats: new Set() };
+  return { ...(await sentencePieceTokenizerJson(checkpoint, config, { prependNormalizer })), floats: new Set() };
 }
 
 /** A JSON file's object and name, and the keys it writes floats under (json_text.ts). */
@@ -178,9 +177,6 @@ async function optionalJson(checkpoint: CheckpointFiles, name: string): Promise<
   const file = await checkpoint.optionalFile(name);
   return file ? jsonFile(file) : null;
 }
-
-/** A special-token entry: "<s>" or {"content": "<s>", ...}. */
-const tokenText = (v: unknown): string | null => (typeof v === 'string' ? v : isObject(v) && typeof v.content === 'string' ? v.content : null);
 
 async function readAll(checkpoint: CheckpointFiles, name: string): Promise<{ bytes: Uint8Array; name: string } | null> {
   const file = await checkpoint.optionalFile(name);

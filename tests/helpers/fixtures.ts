@@ -41,13 +41,31 @@ export interface GoldenMeta {
   mismatch_error: string;
 }
 
+/** One prompt of the original-format goldens (tools/make_llava_format_fixtures.py, make_llava_backbone_fixtures.py). */
+export interface LlavaGoldenCase {
+  image: string;
+  question?: string;
+  prompt: string;
+  input_ids: number[];
+  new_tokens?: number[];
+  answer?: string;
+}
+
 export async function loadGoldens(name: string): Promise<{ meta: GoldenMeta; tensors: Map<string, Tensor> }> {
   const meta = JSON.parse(readFileSync(join(FIXTURES, 'goldens', `${name}.json`), 'utf8')) as GoldenMeta;
-  const file = await SafetensorsFile.open(new FileSource(join(FIXTURES, 'goldens', `${name}.safetensors`)));
-  const tensors = new Map<string, Tensor>();
-  for (const key of file.entries.keys()) tensors.set(key, await file.read(key));
-  await file.close();
-  return { meta, tensors };
+  return { meta, tensors: await loadGoldenTensors(`${name}.safetensors`) };
+}
+
+/** Every tensor of a goldens safetensors file (path parts below tests/fixtures/goldens/). */
+export async function loadGoldenTensors(...parts: string[]): Promise<Map<string, Tensor>> {
+  const file = await SafetensorsFile.open(new FileSource(join(FIXTURES, 'goldens', ...parts)));
+  try {
+    const tensors = new Map<string, Tensor>();
+    for (const key of file.entries.keys()) tensors.set(key, await file.read(key));
+    return tensors;
+  } finally {
+    await file.close();
+  }
 }
 
 export function readJsonFixture<T>(...parts: string[]): T {

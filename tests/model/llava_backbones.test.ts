@@ -10,27 +10,16 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { VipLlavaForConditionalGeneration, VipLlavaProcessor } from '../../src/index.node.js';
-import { FileSource } from '../../src/io/file_source.node.js';
-import { SafetensorsFile } from '../../src/weights/safetensors.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { evalModelName, llavaSettings } from '../../src/config/llava_config.js';
 import { evalGenerationConfig } from '../../src/processor/llava_generation.js';
 import { DEFAULT_GENERATION_CONFIG } from '../../src/config/generation_config.js';
 import { assertClose } from '../helpers/compare.js';
 import { tempDir } from '../helpers/checkpoints.js';
-import { FIXTURES, readJsonFixture, ROOT } from '../helpers/fixtures.js';
+import { FIXTURES, loadGoldenTensors, readJsonFixture, ROOT, type LlavaGoldenCase as Case } from '../helpers/fixtures.js';
 import { HubServer } from '../helpers/hub_server.js';
 
 const TOWER = join(FIXTURES, 'tiny-clip-tower');
-
-interface Case {
-  image: string;
-  question?: string;
-  prompt: string;
-  input_ids: number[];
-  new_tokens?: number[];
-  answer?: string;
-}
 
 interface Meta {
   image_tokens: number;
@@ -49,13 +38,6 @@ const VARIANTS: Array<{ name: string; hubId: string; template: string; fileEos: 
   { name: 'tiny-vip-llava-phi-3-mini', hubId: 'mucai/vip-llava-phi-3-mini-3.8B', template: 'llava_phi_3', fileEos: [32000, 32001, 32007] },
 ];
 
-async function goldenTensors(name: string): Promise<Map<string, Tensor>> {
-  const file = await SafetensorsFile.open(new FileSource(join(FIXTURES, 'goldens', `${name}.safetensors`)));
-  const out = new Map<string, Tensor>();
-  for (const key of file.entries.keys()) out.set(key, await file.read(key));
-  await file.close();
-  return out;
-}
 
 /** Answers every golden case as model_vqa.py would. */
 async function checkCases(model: VipLlavaForConditionalGeneration, processor: VipLlavaProcessor, meta: Meta, goldens: Map<string, Tensor>): Promise<void> {
@@ -85,7 +67,7 @@ for (const v of VARIANTS) {
     let model: VipLlavaForConditionalGeneration;
     let processor: VipLlavaProcessor;
     before(async () => {
-      goldens = await goldenTensors(v.name);
+      goldens = await loadGoldenTensors(`${v.name}.safetensors`);
       model = await VipLlavaForConditionalGeneration.fromPretrained(checkpoint, { visionTower: TOWER });
       processor = await VipLlavaProcessor.fromPretrained(checkpoint, { visionTower: TOWER });
     });

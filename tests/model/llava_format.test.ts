@@ -12,33 +12,15 @@ import { loadConfig, VipLlavaForConditionalGeneration, VipLlavaProcessor } from 
 import { Tensor } from '../../src/tensor/tensor.js';
 import { assertClose } from '../helpers/compare.js';
 import { tempDir } from '../helpers/checkpoints.js';
-import { FIXTURES, readJsonFixture, ROOT } from '../helpers/fixtures.js';
+import { FIXTURES, loadGoldenTensors, readJsonFixture, ROOT, type LlavaGoldenCase as Case } from '../helpers/fixtures.js';
 import { HubServer } from '../helpers/hub_server.js';
-import { SafetensorsFile } from '../../src/weights/safetensors.js';
-import { FileSource } from '../../src/io/file_source.node.js';
 import { ConfigError } from '../../src/errors.js';
 
 const CHECKPOINT = join(FIXTURES, 'tiny-vip-llava-7b');
 const TOWER = join(FIXTURES, 'tiny-clip-tower');
 
-interface Case {
-  image: string;
-  question?: string;
-  prompt: string;
-  input_ids: number[];
-  new_tokens?: number[];
-  answer?: string;
-}
-
 const meta = readJsonFixture<{ image_tokens: number; cases: Case[] }>('goldens', 'tiny-vip-llava-7b.json');
 
-async function goldenTensors(): Promise<Map<string, Tensor>> {
-  const file = await SafetensorsFile.open(new FileSource(join(FIXTURES, 'goldens', 'tiny-vip-llava-7b.safetensors')));
-  const out = new Map<string, Tensor>();
-  for (const key of file.entries.keys()) out.set(key, await file.read(key));
-  await file.close();
-  return out;
-}
 
 /** Answers every golden case with `model` and `processor` as the original eval would. */
 async function checkCases(model: VipLlavaForConditionalGeneration, processor: VipLlavaProcessor, goldens: Map<string, Tensor>): Promise<void> {
@@ -62,7 +44,7 @@ async function checkCases(model: VipLlavaForConditionalGeneration, processor: Vi
 describe('the original LLaVA format (mucai/vip-llava-*)', () => {
   let goldens: Map<string, Tensor>;
   before(async () => {
-    goldens = await goldenTensors();
+    goldens = await loadGoldenTensors('tiny-vip-llava-7b.safetensors');
   });
 
   test('loads by path with the vision tower named, and matches transformers on the converted weights', async () => {

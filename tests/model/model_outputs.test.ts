@@ -7,11 +7,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { VipLlavaForConditionalGeneration, VipLlavaModel } from '../../src/index.node.js';
-import { FileSource } from '../../src/io/file_source.node.js';
 import { Tensor } from '../../src/tensor/tensor.js';
-import { SafetensorsFile } from '../../src/weights/safetensors.js';
 import { assertClose, slice0 } from '../helpers/compare.js';
-import { FIXTURES, readJsonFixture } from '../helpers/fixtures.js';
+import { FIXTURES, loadGoldenTensors, readJsonFixture } from '../helpers/fixtures.js';
 
 interface Meta {
   single: number[];
@@ -24,13 +22,6 @@ interface Meta {
 
 const TOL = 1e-4;
 
-async function goldens(name: string): Promise<Map<string, Tensor>> {
-  const file = await SafetensorsFile.open(new FileSource(join(FIXTURES, 'goldens', 'model_outputs', `${name}.safetensors`)));
-  const out = new Map<string, Tensor>();
-  for (const key of file.entries.keys()) out.set(key, await file.read(key));
-  await file.close();
-  return out;
-}
 
 /** Rows [B, S, ...] of `t` at the unpadded positions of `mask` only, flattened (padded rows are noise in both). */
 function unpadded(t: Tensor, mask: number[][]): Tensor {
@@ -57,7 +48,7 @@ for (const name of ['tiny-llama', 'tiny-mistral']) {
     let full: VipLlavaForConditionalGeneration;
     let pixels: Tensor;
     before(async () => {
-      g = await goldens(name);
+      g = await loadGoldenTensors('model_outputs', `${name}.safetensors`);
       pixels = g.get('pixel_values')!;
       base = await VipLlavaModel.fromPretrained(join(FIXTURES, name));
       full = await VipLlavaForConditionalGeneration.fromPretrained(join(FIXTURES, name));

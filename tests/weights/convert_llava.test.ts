@@ -18,7 +18,7 @@ import { Tensor } from '../../src/tensor/tensor.js';
 import { hfVocabulary } from '../../src/weights/llava_hf_files.js';
 import { SafetensorsFile } from '../../src/weights/safetensors.js';
 import { tempDir } from '../helpers/checkpoints.js';
-import { FIXTURES, readJsonFixture, ROOT } from '../helpers/fixtures.js';
+import { FIXTURES, loadGoldenTensors, readJsonFixture, ROOT } from '../helpers/fixtures.js';
 
 const CHECKPOINT = join(FIXTURES, 'tiny-vip-llava-7b');
 const TOWER = join(FIXTURES, 'tiny-clip-tower');
@@ -27,14 +27,6 @@ const DEMO = join(FIXTURES, 'images', 'demo.png');
 const meta = readJsonFixture<{ cases: Array<{ prompt: string; input_ids: number[] }> }>('goldens', 'tiny-vip-llava-7b.json');
 const readJson = (dir: string, file: string) => JSON.parse(readFileSync(join(dir, file), 'utf8')) as Record<string, unknown>;
 
-async function goldenPixels(name = 'tiny-vip-llava-7b'): Promise<Tensor<'float32'>> {
-  const file = await SafetensorsFile.open(new FileSource(join(FIXTURES, 'goldens', `${name}.safetensors`)));
-  try {
-    return (await file.read('pixel_values')) as Tensor<'float32'>;
-  } finally {
-    await file.close();
-  }
-}
 
 describe('convert: the original ViP-LLaVA format → llava-hf', () => {
   let out: string;
@@ -151,7 +143,7 @@ for (const v of VARIANTS) {
       const vocab = original.config.text_config.vocab_size;
       const width = converted.config.text_config.vocab_size;
       const [from, to] = [original.config.image_token_index, converted.config.image_token_index];
-      const pixels = await goldenPixels(v.name);
+      const pixels = (await loadGoldenTensors(`${v.name}.safetensors`)).get('pixel_values')!;
       const perImage = pixels.size / pixels.dims[0];
       let compared = 0;
       for (const [i, c] of golden.cases.entries()) {
@@ -181,7 +173,7 @@ for (const v of VARIANTS) {
       const suppressed = new Set(converted.generationConfig.suppress_tokens ?? []);
       assert.ok(suppressed.has(to), 'the image token is never generated');
       for (let id = 0; id < Math.min(from, original.config.text_config.vocab_size); id++) if (suppressed.has(id) && !(original.generationConfig.suppress_tokens ?? []).includes(id)) assert.fail(`id ${id} suppressed`);
-      const pixels = await goldenPixels(v.name);
+      const pixels = (await loadGoldenTensors(`${v.name}.safetensors`)).get('pixel_values')!;
       const perImage = pixels.size / pixels.dims[0];
       for (const [i, c] of golden.cases.entries()) {
         if (!c.new_tokens) continue;
