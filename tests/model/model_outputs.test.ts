@@ -80,7 +80,8 @@ for (const name of ['tiny-llama', 'tiny-mistral']) {
 
     test('inputsEmbeds in place of ids: image rows found by their embedding', async () => {
       const table = full.model.language_model.embed_tokens;
-      const embeds = await table.forward(Int32Array.from(meta.single)).backend.read(table.forward(Int32Array.from(meta.single)));
+      const rows = table.forward(Int32Array.from(meta.single)); // [S, hidden]
+      const embeds = await rows.backend.read(rows);
       const hidden = full.config.text_config.hidden_size;
       const inputsEmbeds = new Tensor('float32', embeds, [1, meta.single.length, hidden]);
       const out = await full.forward({ inputsEmbeds, pixelValues: images(pixels, 1), outputHiddenStates: true, logitsToKeep: 3 });
